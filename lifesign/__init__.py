@@ -1,0 +1,3 @@
+"""lifesign: certify benefit recipients as alive and eligible from departments' records."""
+
+__version__ = "0.1.0"

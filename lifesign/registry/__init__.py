@@ -1,0 +1,1 @@
+"""The registry: people, enrollments and payments; resident ID rules; pseudonyms."""
