@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine or a used one: installs what it needs (Python
+# packages into .venv, PostgreSQL with apt if missing), starts PostgreSQL, runs lint and tests.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -k catalog`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e '.[dev]'
+
+# shellcheck source=scripts/postgres.sh
+source scripts/postgres.sh
+pg_setup
+
+echo "== ruff"
+.venv/bin/ruff check lifesign tests benchmarks
+echo "== pytest"
+.venv/bin/python -m pytest "$@"
