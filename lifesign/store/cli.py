@@ -1,0 +1,68 @@
+"""`lifesign db`: the state database's schema (upgrade, current, downgrade)."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+
+from lifesign.store.database import (
+    current_revision,
+    downgrade,
+    head_revision,
+    make_engine,
+    migrate,
+    redacted_url,
+)
+
+console = Console(highlight=False)
+
+
+@click.group()
+def db() -> None:
+    """The state database: migrations and where it is."""
+
+
+@db.command()
+@click.option("--revision", default="head", show_default=True, help="Migration to upgrade to.")
+@click.pass_context
+def upgrade(ctx: click.Context, revision: str) -> None:
+    """Create or upgrade the schema (SQLite in the home, or $LIFESIGN_DATABASE_URL)."""
+    from lifesign.cli import settings_of
+
+    settings = settings_of(ctx)
+    if settings.database_url.startswith("sqlite"):
+        settings.ensure_home()
+    engine = make_engine(settings.database_url)
+    migrate(engine, revision)
+    console.print(
+        f"database {redacted_url(settings.database_url)} at revision {current_revision(engine)}"
+    )
+
+
+@db.command()
+@click.pass_context
+def current(ctx: click.Context) -> None:
+    """Print the database's URL (password hidden), its revision and the newest one."""
+    from lifesign.cli import settings_of
+
+    settings = settings_of(ctx)
+    engine = make_engine(settings.database_url)
+    revision = current_revision(engine)
+    head = head_revision()
+    state = "up to date" if revision == head else "needs `lifesign db upgrade`"
+    console.print(f"database: {redacted_url(settings.database_url)}")
+    console.print(f"revision: {revision or '(empty)'}   newest: {head}   {state}")
+
+
+@db.command(name="downgrade")
+@click.argument("revision")
+@click.confirmation_option(prompt="Downgrading can drop tables and their data. Continue?")
+@click.pass_context
+def downgrade_command(ctx: click.Context, revision: str) -> None:
+    """Downgrade the schema to REVISION (`base` drops every table)."""
+    from lifesign.cli import settings_of
+
+    settings = settings_of(ctx)
+    engine = make_engine(settings.database_url)
+    downgrade(engine, revision)
+    console.print(f"database at revision {current_revision(engine) or '(empty)'}")
