@@ -1,0 +1,1 @@
+"""Tools that (re)generate packaged catalog data; not used at run time."""
