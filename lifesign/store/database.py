@@ -118,7 +118,11 @@ def open_database(settings: Settings) -> Engine:
 
 @contextmanager
 def bulk_load(connection: Connection) -> Iterator[None]:
-    """Settings for a large load on SQLite (no fsync until the end, a big cache)."""
+    """Settings for a large load on SQLite (no fsync until the end, a big cache).
+
+    Enter it on a connection outside any transaction (SQLite refuses to change the safety
+    level inside one), and begin the transaction inside it.
+    """
     if not is_sqlite(connection):
         yield
         return
