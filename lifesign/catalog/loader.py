@@ -7,6 +7,7 @@ Checks never stop at the first problem: everything found is raised in one Catalo
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import itertools
 import re
@@ -127,6 +128,9 @@ def _child_node(node: yaml.Node | None, step: str | int) -> yaml.Node | None:
 # --------------------------------------------------------------------------------------------
 
 _parsed: dict[str, tuple[Any, yaml.Node | None]] = {}
+# Validated region files, by (file name, id of the parsed data held in `_parsed`): the region
+# file is by far the largest and changes least.
+_region_trees: dict[tuple[str, int], tuple[list[CatalogProblem], RegionTree | None]] = {}
 
 
 def _parse(text: str) -> tuple[Any, yaml.Node | None]:
@@ -141,6 +145,7 @@ def _parse(text: str) -> tuple[Any, yaml.Node | None]:
             loader.dispose()
         if len(_parsed) > 32:
             _parsed.clear()
+            _region_trees.clear()
         _parsed[digest] = (data, node)
     return _parsed[digest]
 
@@ -552,12 +557,14 @@ def _programs(
         )
         defaults = _schedule(problems, d)
     excludes_at: dict[str, list[tuple[_At, str]]] = {}
+    declared: set[str] = set()  # every program code in the file, even of invalid entries
 
     def build(entry_at: _At, item: Any) -> tuple[str, Program] | None:
         f = _Fields(problems, entry_at, item, _PROGRAM_REQUIRED, _PROGRAM_OPTIONAL)
         if not f.ok and not isinstance(item, dict):
             return None
         code = f.code()
+        declared.add(code)
         owner = f.code("owner")
         if owner and owners is not None and owner not in owners:
             f._bad("owner", f"unknown owner {owner!r}: not a department or agency")
@@ -619,7 +626,7 @@ def _programs(
             if other == code:
                 problems.add(x_at, f"program {code!r} excludes itself")
             elif other not in programs:
-                if code in programs:
+                if code in programs and other not in declared:
                     problems.add(x_at, f"excludes unknown program {other!r}")
             elif code in programs and code not in programs[other].excludes:
                 problems.add(
@@ -628,6 +635,17 @@ def _programs(
                     f"programs.{other}.excludes does not list {code!r}",
                 )
     return programs
+
+
+def _cached_regions(problems: _Problems, data: dict[str, Any], at: _At) -> RegionTree | None:
+    key = (at.file, id(data))
+    if key not in _region_trees:
+        found = _Problems()
+        tree = _regions(found, data, at)
+        _region_trees[key] = (found.errors, tree)
+    errors, tree = _region_trees[key]
+    problems.errors.extend(errors)
+    return tree
 
 
 def _regions(problems: _Problems, data: dict[str, Any], at: _At) -> RegionTree | None:
@@ -722,6 +740,18 @@ def load_catalog(directory: Path | str | None = None) -> Catalog:
     Bozhou's) do not fail the load; they are in `Catalog.warnings`.
     """
     folder = (Path(directory) if directory is not None else PACKAGED_DIR).absolute()
+    # The region tree makes tens of thousands of small objects that all live until the end:
+    # cyclic garbage collection passes over them would only cost time (about 60% of the load).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(folder)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _load(folder: Path) -> Catalog:
     problems = _Problems()
     if not folder.is_dir():
         problems.add(_At(CATALOG_FILE, "", None), f"catalog folder not found: {folder}")
@@ -759,7 +789,7 @@ def load_catalog(directory: Path | str | None = None) -> Catalog:
     program_doc = part("programs")
     programs = _programs(problems, *program_doc, owners) if program_doc else None
     region_doc = part("regions")
-    regions = _regions(problems, *region_doc) if region_doc else None
+    regions = _cached_regions(problems, *region_doc) if region_doc else None
 
     # Counts: Bozhou's figures; a city may differ, so only warn.
     if dept_doc is not None and departments is not None:

@@ -9,12 +9,34 @@ import pytest
 
 from lifesign.catalog import Catalog, CatalogError, load_catalog
 
-DEPARTMENTS = (
-    "hrss civil_affairs agriculture health medical_insurance public_security justice court "
-    "veterans disabled_federation transport railway civil_aviation taxation provident_fund "
-    "real_estate market_regulation culture_tourism bank post power water gas telecom "
-    "gov_service_centre funeral_home"
-).split()
+DEPARTMENTS = [
+    "hrss",
+    "civil_affairs",
+    "agriculture",
+    "health",
+    "medical_insurance",
+    "public_security",
+    "justice",
+    "court",
+    "veterans",
+    "disabled_federation",
+    "transport",
+    "railway",
+    "civil_aviation",
+    "taxation",
+    "provident_fund",
+    "real_estate",
+    "market_regulation",
+    "culture_tourism",
+    "bank",
+    "post",
+    "power",
+    "water",
+    "gas",
+    "telecom",
+    "gov_service_centre",
+    "funeral_home",
+]
 STRONG_ALIVE = {
     "medical_insurance": "mi_inpatient mi_chronic_outpatient mi_pharmacy_face mi_outpatient",
     "health": "hc_elderly_checkup hc_family_doctor hc_chronic_followup",
@@ -57,13 +79,30 @@ WEAK = {
     "community_signin": "civil_affairs",
     "gsc_hotline_call": "gov_service_centre",
 }
-PROGRAMS = (
-    "resident_pension employee_pension civil_servant_pension work_injury survivor_benefit "
-    "landless_farmer longevity_allowance dibao tekun disability_living disability_care orphan "
-    "unsupported_child elderly_care_subsidy village_doctor family_planning_special "
-    "family_planning_reward veteran_pension veteran_elderly village_cadre poverty_monitoring "
-    "old_party_member"
-).split()
+PROGRAMS = [
+    "resident_pension",
+    "employee_pension",
+    "civil_servant_pension",
+    "work_injury",
+    "survivor_benefit",
+    "landless_farmer",
+    "longevity_allowance",
+    "dibao",
+    "tekun",
+    "disability_living",
+    "disability_care",
+    "orphan",
+    "unsupported_child",
+    "elderly_care_subsidy",
+    "village_doctor",
+    "family_planning_special",
+    "family_planning_reward",
+    "veteran_pension",
+    "veteran_elderly",
+    "village_cadre",
+    "poverty_monitoring",
+    "old_party_member",
+]
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +146,7 @@ def test_evidence_types_exactly(cat: Catalog) -> None:
             dept,
         )
     assert all(e.name_zh and e.name_en for e in types.values())
-    assert list(types)[0] == "mi_inpatient"
+    assert next(iter(types)) == "mi_inpatient"
 
 
 def test_programs_exactly(cat: Catalog) -> None:
@@ -234,9 +273,10 @@ def test_region_tree(cat: Catalog) -> None:
     assert by_name["花戏楼街道"].code == "341602001" and by_name["花戏楼街道"].urban
     assert by_name["古井镇"].code.startswith("3416021") and not by_name["古井镇"].urban
     for region in tree.by_code.values():
-        assert len(region.code) == {"county": 6, "township": 9, "village": 12, "grid": 15}[
-            region.level
-        ]
+        assert (
+            len(region.code)
+            == {"county": 6, "township": 9, "village": 12, "grid": 15}[region.level]
+        )
         if region.parent is not None:
             assert region.code.startswith(region.parent)
             parent = tree.by_code[region.parent]
