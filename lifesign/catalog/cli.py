@@ -187,7 +187,11 @@ def _ages(program: Program) -> str:
 def _programs_table(cat: Catalog, lang: str, on: date) -> Table:
     table = Table(title=f"Programs ({len(cat.programs)}), monthly amounts in yuan on {on}")
     for column in ("code", "name", "owner", "ages", "amount", "excludes", "period", "reminders"):
-        table.add_column(column, justify="right" if column == "amount" else "left")
+        table.add_column(
+            column,
+            justify="right" if column == "amount" else "left",
+            no_wrap=column in ("code", "amount", "period", "reminders"),
+        )
     for p in cat.programs.values():
         owners = [p.owner, *p.co_owners]
         owner_names = [_name(cat.organisation(code), lang) for code in owners]
