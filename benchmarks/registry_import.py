@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lifesign.registry.ids import CHECK_CHARACTERS, WEIGHTS  # noqa: E402
+from lifesign.registry.ids import CHECK_CHARACTERS, WEIGHTS
 
 COUNTIES = np.array([341602, 341621, 341622, 341623])
 SURNAMES = list(
@@ -263,7 +263,8 @@ def main() -> None:
         imported = _in_child(run_import, data, home)
         print(
             f"import (validation, pseudonyms, upsert): {imported['seconds']:.1f} s, "
-            f"{rows / imported['seconds']:,.0f} rows/s, peak RSS {imported['peak_rss_mib']:,.0f} MiB"
+            f"{rows / imported['seconds']:,.0f} rows/s, "
+            f"peak RSS {imported['peak_rss_mib']:,.0f} MiB"
         )
         for kind, (read, inserted, rejected, seconds) in imported["files"].items():
             print(
@@ -276,7 +277,8 @@ def main() -> None:
         )
         print(
             f"baseline (bare executemany, no validation): {baseline['seconds']:.1f} s, "
-            f"{rows / baseline['seconds']:,.0f} rows/s, peak RSS {baseline['peak_rss_mib']:,.0f} MiB"
+            f"{rows / baseline['seconds']:,.0f} rows/s, "
+            f"peak RSS {baseline['peak_rss_mib']:,.0f} MiB"
         )
         print(f"ratio import / baseline: {imported['seconds'] / baseline['seconds']:.2f}x")
         target = 180.0 * args.people / 1_360_000

@@ -1,4 +1,4 @@
-"""Registry import (docs/registry-format.md) on SQLite and PostgreSQL.
+"""Registry import (docs/registry-format.md) on SQLite and PostgreSQL, API and CLI.
 
 All data is synthetic: ID numbers are made valid by their own check character.
 """
@@ -10,8 +10,10 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
+import click
 import pytest
-from sqlalchemy import Engine, func, select
+from click.testing import CliRunner
+from sqlalchemy import Engine, create_engine, func, select
 
 from lifesign.errors import LifesignError
 from lifesign.registry.ids import check_character
@@ -355,7 +357,10 @@ def test_enrollments_may_refer_to_people_already_in_the_registry(
     later.mkdir()
     write(
         later / "enrollments.csv",
-        [ENROLLMENT_HEADER, ["E10", B_OLD, "elderly_care_subsidy", "2024-01-01", "", "100", "active"]],
+        [
+            ENROLLMENT_HEADER,
+            ["E10", B_OLD, "elderly_care_subsidy", "2024-01-01", "", "100", "active"],
+        ],
     )
     report = importer.import_dir(later)
     assert by_kind(report)["enrollments"]["inserted"] == 1
@@ -381,3 +386,80 @@ def test_utf8_with_bom(engine: Engine, importer: RegistryImporter, tmp_path: Pat
     report = importer.import_dir(good_registry(tmp_path / "reg", "utf-8-sig"))
     assert {f.encoding for f in report.files} == {"utf-8-sig"}
     assert by_kind(report)["people"]["inserted"] == 3
+
+
+# --- the CLI: `lifesign registry import/stats`, `lifesign db` ----------------------------
+
+
+@pytest.fixture
+def cli() -> click.Group:
+    try:
+        from lifesign.cli import cli
+    except ModuleNotFoundError as error:
+        if error.name and error.name.startswith(("lifesign.registry", "lifesign.store")):
+            raise
+        pytest.skip(f"the CLI root cannot be imported yet: {error}")
+    return cli
+
+
+@pytest.fixture
+def run(
+    cli: click.Group, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> CliRunner:
+    monkeypatch.setenv("LIFESIGN_DATABASE_URL", database_url)
+    monkeypatch.delenv("LIFESIGN_CATALOG", raising=False)
+    return CliRunner()
+
+
+def invoke(runner: CliRunner, cli: click.Group, home: Path, *args: str) -> str:
+    result = runner.invoke(cli, ["--home", str(home), *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_import_reports_and_never_shows_full_ids(
+    run: CliRunner, cli: click.Group, database_url: str, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    folder = bad_registry(tmp_path / "reg", "gbk")
+    rejects = tmp_path / "rejects.csv"
+    output = invoke(run, cli, home, "registry", "import", str(folder), "--rejects", str(rejects))
+    assert "people.csv" in output and "bad_check_character" in output
+    assert "unknown_person" in output and "unknown_enrollment" in output
+    assert_no_full_id(output)
+    rows = list(csv.DictReader(rejects.open(encoding="utf-8")))
+    assert len(rows) == 23
+    assert {(r["file"], r["line"], r["reason"]) for r in rows} >= {
+        ("people.csv", "3", "bad_check_character"),
+        ("enrollments.csv", "4", "unknown_person"),
+        ("payments.csv", "6", "unknown_enrollment"),
+    }
+    assert_no_full_id(rejects.read_text(encoding="utf-8"))
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        values = connection.execute(select(ImportRejection.value, ImportRejection.message)).all()
+    engine.dispose()
+    assert_no_full_id(repr(values))
+
+    again = invoke(run, cli, home, "registry", "import", str(folder))
+    assert "already imported in batch 1" in again
+    assert "already imported in batch 3" in again
+    assert_no_full_id(again)
+
+
+def test_stats_and_db_commands(
+    run: CliRunner, cli: click.Group, database_url: str, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    upgraded = invoke(run, cli, home, "db", "upgrade")
+    assert "revision 0001" in upgraded
+    current = invoke(run, cli, home, "db", "current")
+    assert "up to date" in current
+    assert "lifesign:lifesign@" not in current  # password hidden
+    invoke(run, cli, home, "registry", "import", str(good_registry(tmp_path / "reg")))
+    stats = invoke(run, cli, home, "registry", "stats")
+    assert "people: 3" in stats
+    assert "resident_pension" in stats and "2024-01" in stats
+    assert "total paid: 550.50 yuan" in stats
+    for number in (A, B, *ALL_IDS):
+        assert number not in stats
