@@ -136,6 +136,15 @@ def age_on(birth: npt.NDArray[np.datetime64], on: np.datetime64) -> npt.NDArray[
     return age.astype(np.int16)
 
 
+def age_between(
+    birth: npt.NDArray[np.datetime64], on: npt.NDArray[np.datetime64]
+) -> npt.NDArray[np.int16]:
+    """Age in whole years on per-person dates."""
+    by, bm, bd = ymd(birth)
+    oy, om, od = ymd(on)
+    return np.asarray(oy - by - ((om < bm) | ((om == bm) & (od < bd))), dtype=np.int16)
+
+
 def add_years(d: npt.NDArray[np.datetime64], years: int | npt.NDArray[Any]) -> Any:
     """The same day `years` later (29 February -> 28 February in common years)."""
     months = d.astype("datetime64[M]")
@@ -218,9 +227,18 @@ def fixed_width_strings(
     return arr
 
 
+_TRIPLES = np.array([[i // 100, i // 10 % 10, i % 10] for i in range(1000)], dtype=np.uint8)
+
+
 def digits_matrix(values: npt.NDArray[np.int64], width: int) -> npt.NDArray[np.uint8]:
-    powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
-    return ((values[:, None] // powers[None, :]) % 10).astype(np.uint8)
+    """The decimal digits of `values`, zero-padded to `width` (three digits per division)."""
+    chunks = -(-width // 3)
+    out = np.empty((len(values), chunks * 3), dtype=np.uint8)
+    rest = values.astype(np.int64)
+    for k in range(chunks - 1, -1, -1):
+        rest, triple = np.divmod(rest, 1000)
+        out[:, 3 * k : 3 * k + 3] = _TRIPLES[triple]
+    return out[:, chunks * 3 - width :]
 
 
 def id_numbers(
@@ -332,17 +350,15 @@ def generate_population(config: SynthConfig, catalog: Catalog) -> Population:
     county_index = grid_county[grid_index]
 
     # --- ID numbers
-    id_number, region_code, seq = _draw_id_numbers(
-        rng["id"], counties, county_index, birth_date, sex
-    )
+    id_number = _draw_id_numbers(rng["id"], counties, county_index, birth_date, sex)
 
     # --- names
     by = ymd(birth_date)[0].astype(np.int32)
     name = make_names(rng["name"], sex, by)
 
     # --- households and phones
-    household = _households(rng["household"], grid_index)
-    phone = _phones(rng["phone"], household, age_years)
+    household, head = _households(rng["household"], grid_index)
+    phone = _phones(rng["phone"], head, age_years)
 
     # --- health, mobility, frailty
     r_h = rng["health"]
@@ -435,7 +451,7 @@ def _draw_id_numbers(
     county_index: npt.NDArray[np.int8],
     birth: npt.NDArray[np.datetime64],
     sex: npt.NDArray[np.int8],
-) -> tuple[pa.StringArray, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+) -> pa.StringArray:
     n = len(sex)
     county_codes = np.array([int(c.code) for c in counties], dtype=np.int64)
     region = county_codes[county_index.astype(np.int64)]
@@ -446,29 +462,32 @@ def _draw_id_numbers(
     china_codes = np.array([int(c) for c in CHINA_ELSEWHERE], dtype=np.int64)
     region[anhui] = anhui_codes[rng.integers(0, len(anhui_codes), int(anhui.sum()))]
     region[china] = china_codes[rng.integers(0, len(china_codes), int(china.sum()))]
-    # Sequence: odd for men (1..997), even for women (2..998).
-    seq = 2 * rng.integers(0, 499, n) + np.where(sex == 1, 1, 2)
+    # Sequence numbers are handed out in order by the police station of the place of birth:
+    # within one (region, birth date, sex), consecutive numbers from a random start, so
+    # they are unique without a retry loop (odd for men 1..997, even for women 2..998).
     y, m, d = ymd(birth)
-    key = region * 10**11 + (y * 10000 + m * 100 + d) * 1000
-    for _ in range(100):
-        full = key + seq
-        order = np.argsort(full, kind="stable")
-        s = full[order]
-        dup = np.zeros(n, dtype=bool)
-        dup[order[1:][s[1:] == s[:-1]]] = True
-        if not dup.any():
-            break
-        k = int(dup.sum())
-        seq[dup] = 2 * rng.integers(0, 499, k) + np.where(sex[dup] == 1, 1, 2)
-    else:  # pragma: no cover - needs an absurdly crowded birthday
-        raise RuntimeError("could not draw unique ID numbers")
-    return id_numbers(region, birth, seq), region, seq
+    key = (region * 10**8 + y * 10000 + m * 100 + d) * 2 + sex
+    order = np.argsort(key)
+    sorted_key = key[order]
+    start = np.ones(n, dtype=bool)
+    start[1:] = sorted_key[1:] != sorted_key[:-1]
+    group_start = np.maximum.accumulate(np.where(start, np.arange(n), 0))
+    rank = np.arange(n) - group_start
+    if rank.max(initial=0) >= 499:  # pragma: no cover - needs an absurdly crowded birthday
+        raise RuntimeError("more than 499 people of one sex born on one day in one region")
+    offset = rng.integers(0, 499, n)[group_start]
+    seq = np.empty(n, dtype=np.int64)
+    seq[order] = 2 * ((offset + rank) % 499) + np.where(sex[order] == 1, 1, 2)
+    return id_numbers(region, birth, seq)
 
 
-def _households(rng: np.random.Generator, grid_index: npt.NDArray[np.int32]) -> Any:
-    """Households of 1-6 people, inside one grid."""
+def _households(
+    rng: np.random.Generator, grid_index: npt.NDArray[np.int32]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Households of 1-6 people inside one grid: (household id, index of its first member)."""
     n = len(grid_index)
-    order = np.lexsort((rng.random(n), grid_index))
+    key = (grid_index.astype(np.int64) << 32) | rng.integers(0, 2**32, n, dtype=np.int64)
+    order = np.argsort(key)
     sizes = rng.choice(np.arange(1, 7), size=n // 2 + 2, p=[0.22, 0.36, 0.18, 0.13, 0.07, 0.04])
     starts = np.cumsum(sizes)
     starts = starts[starts < n]
@@ -477,17 +496,18 @@ def _households(rng: np.random.Generator, grid_index: npt.NDArray[np.int32]) -> 
     boundary[starts] = True
     g = grid_index[order]
     boundary[1:] |= g[1:] != g[:-1]
-    hh_sorted = np.cumsum(boundary) - 1
     household = np.empty(n, dtype=np.int64)
-    household[order] = hh_sorted + 1
-    return household
+    household[order] = np.cumsum(boundary)
+    head = np.empty(n, dtype=np.int64)
+    head[order] = order[np.maximum.accumulate(np.where(boundary, np.arange(n), 0))]
+    return household, head
 
 
 def _phones(
-    rng: np.random.Generator, household: npt.NDArray[np.int64], age: npt.NDArray[np.int64]
+    rng: np.random.Generator, head: npt.NDArray[np.int64], age: npt.NDArray[np.int64]
 ) -> pa.StringArray:
     """Own mobile numbers, shared household numbers, missing ones (more often for the old)."""
-    n = len(household)
+    n = len(head)
     prefixes = np.array(MOBILE_PREFIXES, dtype=np.int64)
     number = prefixes[rng.integers(0, len(prefixes), n)] * 10**8 + rng.integers(0, 10**8, n)
     p_missing = np.select(
@@ -497,13 +517,6 @@ def _phones(
     p_share = np.select([age < 18, age >= 80, age >= 65], [0.85, 0.55, 0.3], 0.1)
     shares = rng.random(n) < p_share
     # The household's number: its first member's own number (if any).
-    order = np.argsort(household, kind="stable")
-    hh_sorted = household[order]
-    first = np.ones(n, dtype=bool)
-    first[1:] = hh_sorted[1:] != hh_sorted[:-1]
-    head_pos = np.maximum.accumulate(np.where(first, np.arange(n), 0))
-    head = np.empty(n, dtype=np.int64)
-    head[order] = order[head_pos]
     is_head = head == np.arange(n)
     use_head = shares & ~is_head & has_own[head]
     number = np.where(use_head, number[head], number)
