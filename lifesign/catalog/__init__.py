@@ -14,10 +14,15 @@ from lifesign.catalog.model import (
     CatalogProblem,
     Department,
     EvidenceType,
+    Level,
     Program,
     Region,
     RegionTree,
     Reminder,
+    ReminderAction,
+    Status,
+    StatusAction,
+    Strength,
 )
 
 __all__ = [
@@ -28,9 +33,14 @@ __all__ = [
     "CatalogProblem",
     "Department",
     "EvidenceType",
+    "Level",
     "Program",
     "Region",
     "RegionTree",
     "Reminder",
+    "ReminderAction",
+    "Status",
+    "StatusAction",
+    "Strength",
     "load_catalog",
 ]

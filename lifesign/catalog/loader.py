@@ -143,9 +143,10 @@ def _parse(text: str) -> tuple[Any, yaml.Node | None]:
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
-        if len(_parsed) > 32:
-            _parsed.clear()
-            _region_trees.clear()
+        while len(_parsed) >= 64:  # forget the oldest
+            old_data, _ = _parsed.pop(next(iter(_parsed)))
+            for key in [k for k in _region_trees if k[1] == id(old_data)]:
+                del _region_trees[key]
         _parsed[digest] = (data, node)
     return _parsed[digest]
 
