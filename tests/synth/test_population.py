@@ -36,7 +36,7 @@ def big(catalog: Catalog) -> tuple[SynthConfig, Population]:
 
 
 def test_sizes(pop: tuple[SynthConfig, Population]) -> None:
-    config, p = pop
+    _config, p = pop
     assert p.n == 4000 + 6000
     assert int(p.is_recipient.sum()) == 4000
     assert all(p.is_recipient[:4000]) and not any(p.is_recipient[4000:])
@@ -159,7 +159,7 @@ def test_death_recording_and_maoling(big: tuple[SynthConfig, Population], catalo
 
 
 def test_rare_statuses(big: tuple[SynthConfig, Population]) -> None:
-    config, p = big
+    _config, p = big
     prison = ~np.isnat(p.imprisoned_on)
     gone = ~np.isnat(p.emigrated_on)
     assert 0 < prison.sum() < 0.005 * p.n
