@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -24,6 +26,8 @@ from lifesign.synth.config import SynthConfig
 @click.option("--non-recipient-ratio", type=click.FloatRange(min=0), default=1.5,
               show_default=True, help="Non-recipients per recipient (in feeds too).")  # fmt: skip
 @click.option("--no-feeds", is_flag=True, help="Write the registry and the truth only.")
+@click.option("--timings", type=click.Path(dir_okay=False), default=None,
+              help="Also write the counts and seconds per stage to this JSON file.")  # fmt: skip
 @click.pass_context
 def synth(
     ctx: click.Context,
@@ -33,6 +37,7 @@ def synth(
     workers: int,
     non_recipient_ratio: float,
     no_feeds: bool,
+    timings: str | None,
 ) -> None:
     """Write a synthetic city: registry, department feeds and the ground truth."""
     from lifesign.catalog import load_catalog
@@ -66,6 +71,8 @@ def synth(
 
         report = build_city(config, catalog, progress, feeds=not no_feeds)
     _print_summary(Console(), config, report)
+    if timings:
+        Path(timings).write_text(json.dumps(asdict(report), indent=2), encoding="utf-8")
 
 
 def _print_summary(console: Console, config: SynthConfig, report: CityReport) -> None:
@@ -91,3 +98,7 @@ def _print_summary(console: Console, config: SynthConfig, report: CityReport) ->
     if report.feeds_error:
         table.add_row("feeds", report.feeds_error)
     console.print(table)
+
+
+if __name__ == "__main__":  # `python -m lifesign.synth.cli`, without the root group
+    synth()

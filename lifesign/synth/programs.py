@@ -49,7 +49,8 @@ def program_bits(catalog: Catalog) -> dict[str, int]:
 
 
 def has(mask: npt.NDArray[np.uint32], bit: int) -> npt.NDArray[np.bool_]:
-    return (mask >> np.uint32(bit)) & np.uint32(1) == 1
+    out: npt.NDArray[np.bool_] = (mask >> np.uint32(bit)) & np.uint32(1) == 1
+    return out
 
 
 def assign_programs(
@@ -289,7 +290,10 @@ class Enrollments:
 
     @property
     def payment_count(self) -> npt.NDArray[np.int64]:
-        return np.maximum(0, self.last_period.astype(np.int64) - self.first_period + 1)
+        count: npt.NDArray[np.int64] = np.maximum(
+            0, self.last_period.astype(np.int64) - self.first_period + 1
+        )
+        return count
 
 
 @dataclass(frozen=True)

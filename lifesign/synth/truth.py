@@ -79,9 +79,15 @@ def integrity_cases(
     eid = ids.to_numpy(zero_copy_only=False)
     rows: list[tuple[str, str, str, str, str]] = []
 
-    def enrollments_of(person: int, programs: list[int]) -> list[int]:
-        sel = np.flatnonzero((enr.person == person) & np.isin(enr.program, programs))
-        return [int(i) for i in sel]
+    by_person = np.argsort(enr.person, kind="stable")
+    sorted_person = enr.person[by_person]
+
+    def enrollments_of(person: int, programs: list[int] | None) -> list[int]:
+        lo, hi = np.searchsorted(sorted_person, [person, person + 1])
+        found = by_person[lo:hi]
+        if programs is not None:
+            found = found[np.isin(enr.program[found], programs)]
+        return sorted(found.tolist())
 
     # 重领: the same person registered twice in one program.
     for dup in np.flatnonzero(enr.duplicate_of >= 0):
@@ -102,12 +108,12 @@ def integrity_cases(
         both = np.flatnonzero(
             has(pop.program_mask, bits[first]) & has(pop.program_mask, bits[second])
         )
-        for person in both:
-            sel = enrollments_of(int(person), [bits[first], bits[second]])
+        for who in both.tolist():
+            sel = enrollments_of(who, [bits[first], bits[second]])
             rows.append(
                 (
                     "exclusive_programs",
-                    str(id_of[int(person)]),
+                    str(id_of[who]),
                     f"{first};{second}",
                     ";".join(str(eid[i]) for i in sel),
                     f"{first} excludes {second}",
@@ -137,15 +143,15 @@ def integrity_cases(
             )
         )
     # 冒领: dead, never recorded, still paid.
-    for person in np.flatnonzero(pop.maoling):
-        sel = np.flatnonzero(enr.person == person)
+    for dead in np.flatnonzero(pop.maoling).tolist():
+        rows_of = enrollments_of(dead, None)
         rows.append(
             (
                 "maoling",
-                str(id_of[int(person)]),
-                ";".join(codes[int(enr.program[i])] for i in sel),
-                ";".join(str(eid[i]) for i in sel),
-                f"died {pop.death_date[person]}, no death record, paid to the window end",
+                str(id_of[dead]),
+                ";".join(codes[int(enr.program[i])] for i in rows_of),
+                ";".join(str(eid[i]) for i in rows_of),
+                f"died {pop.death_date[dead]}, no death record, paid to the window end",
             )
         )
     rows.sort(key=lambda r: (r[0], r[1], r[3]))
