@@ -557,8 +557,11 @@ def payment_rows(
     table: AmountTable,
     config: SynthConfig,
     rows: slice,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """The ledger of enrollments `rows`: (enrollment row, window month, cents), vectorised."""
+) -> tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]
+]:
+    """The ledger of enrollments `rows`: (enrollment row, window month, cents, index in the
+    amount table or -1 for a planted amount), vectorised."""
     idx = np.arange(rows.start or 0, min(rows.stop or len(enr), len(enr)), dtype=np.int64)
     first = enr.first_period[idx].astype(np.int64)
     count = np.maximum(0, enr.last_period[idx].astype(np.int64) - first + 1)
@@ -570,7 +573,11 @@ def payment_rows(
     birth = pop.birth_date[enr.person[row]]
     age = np.clip(_age_in_months(birth, m0 + period), 0, AmountTable.MAX_AGE)
     prog = enr.program[row].astype(np.int64)
-    cents = table.cents[prog, period, age] + enr.extra_cents[row]
+    flat = (prog * table.cents.shape[1] + period) * table.cents.shape[2] + age
+    cents = table.cents.ravel()[flat] + enr.extra_cents[row]
+    planted = (enr.double_period[row] == period) | (enr.extra_cents[row] != 0)
     doubled = enr.double_period[row] == period
     cents[doubled] *= 2
-    return row, period, cents
+    # `flat` indexes the amount table; -1 where a planted case changed the amount.
+    flat[planted] = -1
+    return row, period, cents, flat

@@ -63,6 +63,10 @@ def decimal_yuan(cents: npt.NDArray[np.int64]) -> pa.Array:
     return pa.Array.from_buffers(pa.decimal128(14, 2), n, [None, pa.py_buffer(buf)])
 
 
+def _yuan_text(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
 def date32(days: npt.NDArray[np.datetime64]) -> pa.Array:
     """datetime64[D] (NaT -> empty) as a date32 array."""
     valid = ~np.isnat(days)
@@ -193,31 +197,42 @@ def write_payments(
     months = config.months
     firsts = first_of_month(np.arange(months), config.window_start)
     periods = pa.array([str(d)[:7] for d in firsts], pa.string())
-    first_days = firsts.astype(np.int64)
+    # paid_on and amount have few distinct values: dictionary-encoded strings write fastest.
+    pay_days = np.unique(table.pay_day)
+    paid_on_text = pa.array(
+        [str(d + np.timedelta64(int(day) - 1, "D")) for d in firsts for day in pay_days],
+        pa.string(),
+    )
+    day_pos = np.searchsorted(pay_days, table.pay_day)
+    table_text = [_yuan_text(int(c)) for c in table.cents.ravel()]
     schema = pa.schema(
         [
             ("enrollment_id", pa.string()),
             ("period", pa.string()),
-            ("amount", pa.decimal128(14, 2)),
-            ("paid_on", pa.date32()),
+            ("amount", pa.dictionary(pa.int32(), pa.string())),
+            ("paid_on", pa.dictionary(pa.int32(), pa.string())),
         ]
     )
     written = 0
     with pacsv.CSVWriter(path, schema, write_options=WRITE_OPTIONS) as writer:
         for start in range(0, len(enr), PAYMENT_CHUNK):
-            row, period, cents = payment_rows(
+            row, period, cents, flat = payment_rows(
                 enr, pop, table, config, slice(start, start + PAYMENT_CHUNK)
             )
-            paid_on = first_days[period] + table.pay_day[enr.program[row]] - 1
+            planted = flat < 0
+            texts = table_text
+            if planted.any():
+                texts = table_text + [_yuan_text(int(c)) for c in cents[planted]]
+                flat[planted] = len(table_text) + np.arange(int(planted.sum()))
+            amount = pa.DictionaryArray.from_arrays(
+                pa.array(flat.astype(np.int32)), pa.array(texts, pa.string())
+            )
+            paid_on = pa.DictionaryArray.from_arrays(
+                pa.array((period * len(pay_days) + day_pos[enr.program[row]]).astype(np.int32)),
+                paid_on_text,
+            )
             batch = pa.record_batch(
-                [
-                    ids.take(pa.array(row)),
-                    periods.take(pa.array(period)),
-                    decimal_yuan(cents),
-                    pa.Array.from_buffers(
-                        pa.date32(), len(row), [None, pa.py_buffer(paid_on.astype(np.int32))]
-                    ),
-                ],
+                [ids.take(pa.array(row)), periods.take(pa.array(period)), amount, paid_on],
                 schema=schema,
             )
             writer.write_batch(batch)
