@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/synth_city.py                 # Bozhou scale, 1,360,000 recipients
     .venv/bin/python benchmarks/synth_city.py --recipients 100000 --no-feeds
 
-Runs `lifesign synth` in a subprocess, samples the resident memory of its whole process tree
-(the generator forks workers) every 0.1 s, and prints the total time, the time per stage, the
+Runs `lifesign synth` in a subprocess, samples the memory of its whole process tree every
+0.1 s (PSS: the forked workers share pages), and prints the total time, the time per stage, the
 peak memory, the records written, and the ratio to a baseline measured in the same run: the
 time pyarrow.csv takes to write the same number of rows of random integers (4 columns), i.e.
 the bare cost of writing that much CSV on this machine. Never fails on timing.
@@ -29,7 +29,7 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def tree_rss(root: int) -> int:
-    """Resident bytes of `root` and all its descendants (from /proc)."""
+    """Memory of `root` and all its descendants (PSS from /proc, RSS as a fallback)."""
     parents: dict[int, int] = {}
     rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -38,13 +38,11 @@ def tree_rss(root: int) -> int:
         try:
             with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
                 stat = fh.read()
-            with open(f"/proc/{entry}/statm", encoding="ascii") as fh:
-                pages = int(fh.read().split()[1])
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
         parents[int(entry)] = int(fields[1])
-        rss[int(entry)] = pages * PAGE
+        rss[int(entry)] = int(fields[21]) * PAGE
     tree = {root}
     changed = True
     while changed:
@@ -53,7 +51,20 @@ def tree_rss(root: int) -> int:
             if ppid in tree and pid not in tree:
                 tree.add(pid)
                 changed = True
-    return sum(rss.get(pid, 0) for pid in tree)
+    return sum(_pss(pid, rss.get(pid, 0)) for pid in tree)
+
+
+def _pss(pid: int, fallback: int) -> int:
+    """Proportional set size: forked workers share the parent's arrays (copy-on-write), so
+    summing their RSS would count those pages once per process."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return fallback
 
 
 def baseline_seconds(rows: int, folder: Path) -> float:
