@@ -496,27 +496,23 @@ def _columns(
     return out
 
 
-def _xlsx_columns(
-    ctx: _Context, shape: FeedShape, r: _Rows, sl: slice, cols: list[pa.Array]
-) -> list[list[Any]]:
-    out: list[list[Any]] = []
-    for j, (col, arr) in enumerate(zip(shape.columns, cols, strict=True)):
-        if col.format == "excel":
-            if col.role == "event_time":
-                days = r.day[sl].astype(np.float64)
-                null = r.missing[sl] == j
-            elif col.role == "birth_date":
-                days = ctx.birth_day[r.name_person[sl]].astype(np.float64)
-                null = np.zeros(days.size, bool)
-            else:
-                dd = r.death_day[sl]
-                days, null = dd.astype(np.float64), dd < 0
-            serial = (days + render.EXCEL_EPOCH_OFFSET).tolist()
-            out.append([None if m else v for v, m in zip(serial, null.tolist(), strict=True)])
-        elif col.extra == "amount":
-            out.append([float(v) for v in arr.to_pylist()])
+def _xlsx_dates(
+    ctx: _Context, shape: FeedShape, r: _Rows, sl: slice
+) -> dict[int, npt.NDArray[np.float64]]:
+    """Excel serial numbers of the date columns of an XLSX feed (NaN where missing)."""
+    out: dict[int, npt.NDArray[np.float64]] = {}
+    for j, col in enumerate(shape.columns):
+        if col.format != "excel":
+            continue
+        if col.role == "event_time":
+            days = r.day[sl].astype(np.float64)
+            days[r.missing[sl] == j] = np.nan
+        elif col.role == "birth_date":
+            days = ctx.birth_day[r.name_person[sl]].astype(np.float64)
         else:
-            out.append(arr.to_pylist())
+            dd = r.death_day[sl]
+            days = np.where(dd < 0, np.nan, dd.astype(np.float64))
+        out[j] = days + render.EXCEL_EPOCH_OFFSET
     return out
 
 
@@ -597,7 +593,7 @@ def _run_feed(index: int) -> _FeedResult:
                 path.write_bytes(render.encode(head + body, shape.encoding))
             else:
                 fcols = [c.slice(a - ba, b - a) for c in cols]
-                render.write_xlsx(path, shape, _xlsx_columns(ctx, shape, rows, sl, fcols))
+                path.write_bytes(render.xlsx_bytes(shape, fcols, _xlsx_dates(ctx, shape, rows, sl)))
             ok_days = rows.day[sl][(rows.dirt[sl] != _KIND_CODES["future_date"])]
             first = str(ok_days.min().astype("datetime64[D]")) if ok_days.size else ""
             last = str(ok_days.max().astype("datetime64[D]")) if ok_days.size else ""

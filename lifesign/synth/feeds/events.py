@@ -183,7 +183,8 @@ def status_events(
 
 def sort_events(ev: Events) -> Events:
     """Sort by event time (day, then second of day); ties by person for determinism."""
-    order = np.lexsort((ev.person, ev.second, ev.day))
+    key = (ev.day - ev.day.min()) * 86400 + ev.second if ev.size else ev.day
+    order = np.argsort(key, kind="stable")
     return Events(
         ev.person[order],
         ev.type_index[order],
