@@ -71,8 +71,8 @@ def main() -> int:
         rep = write_feeds(pop, cat, cfg, progress)
         t_base = baseline(rep.records, tmp / "baseline.csv")
         me, kids = peak_rss_gib()
-        print(f"\nfeeds: {rep.records:,} records ({rep.records / args.recipients:.1f} per recipient)"
-              f" in {rep.files:,} files")  # fmt: skip
+        per = rep.records / args.recipients
+        print(f"\nfeeds: {rep.records:,} records ({per:.1f} per recipient) in {rep.files:,} files")
         print(f"time:  {rep.seconds:.1f} s  ({rep.records / rep.seconds:,.0f} records/s)")
         print(f"baseline (pyarrow.csv, {rep.records:,} rows x 4 int64): {t_base:.1f} s"
               f"  -> ratio {rep.seconds / t_base:.2f}")  # fmt: skip

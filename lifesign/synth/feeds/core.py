@@ -40,6 +40,7 @@ Progress = Callable[[str, int, int], None]
 
 DIRT_RATE = 0.005
 BATCH_ROWS = 1_000_000  # rows rendered at once (bounds a worker's memory)
+SLICE_RECORDS = 1_500_000  # feeds expected larger are cut into month slices (parallel tasks)
 # kind -> share of the planted dirt
 DIRT_KINDS: dict[str, float] = {
     "bad_check_character": 0.14,
@@ -126,6 +127,7 @@ _CTX: _Context | None = None
 @dataclass
 class _FeedResult:
     index: int
+    part: int
     records: int
     manifest: list[list[Any]]
     dirt: list[list[Any]]
@@ -277,18 +279,28 @@ def _prepare(
 # ------------------------------------------------------------------ one feed (worker)
 
 
-def _generate(ctx: _Context, shape: FeedShape, rng: np.random.Generator) -> ev.Events:
+def _generate(
+    ctx: _Context, shape: FeedShape, rng: np.random.Generator, lo: int, hi: int
+) -> ev.Events:
+    """The events of one feed in the days [lo, hi) (a slice of the window)."""
+    x = ctx.exposure
+    exposure = ev.Exposure(
+        np.maximum(x.start, lo), np.minimum(x.stop, hi), np.minimum(x.weak_stop, hi)
+    )
+    months = ctx.month_starts[(ctx.month_starts >= lo) & (ctx.month_starts < hi)]
     parts: list[ev.Events] = []
     for t, code in enumerate(shape.evidence_types):
         if code in ctx.plans:
             plan = ctx.plans[code]
-            parts.append(ev.status_events(rng, plan.person, plan.day, plan.death, t, ctx.w1x))
+            inside = plan.day >= lo
+            death = None if plan.death is None else plan.death[inside]
+            parts.append(ev.status_events(rng, plan.person[inside], plan.day[inside], death, t, hi))
         if code in RATES:
             weak = ctx.strength.get(code) == "weak"
             parts.append(
                 ev.alive_events(
-                    rng, code, t, ctx.rates[code], ctx.exposure, weak, ctx.holders,
-                    ctx.w0, ctx.w1x, ctx.month_starts,
+                    rng, code, t, ctx.rates[code], exposure, weak, ctx.holders,
+                    ctx.w0, ctx.w1x, months,
                 )
             )  # fmt: skip
     return ev.sort_events(ev.concat(parts))
@@ -328,7 +340,12 @@ class _Rows:
 
 
 def _plant_dirt(
-    ctx: _Context, shape: FeedShape, e: ev.Events, rng: np.random.Generator
+    ctx: _Context,
+    shape: FeedShape,
+    e: ev.Events,
+    rng: np.random.Generator,
+    hi: int,
+    seq0: int,
 ) -> tuple[_Rows, pa.StringArray]:
     n_pop = ctx.pop.n
     n = e.size
@@ -385,7 +402,7 @@ def _plant_dirt(
         missing[miss_rows] = np.array(choices, np.int8)[
             rng.integers(0, len(choices), miss_rows.size)
         ]
-    seq = np.arange(1, n + 1, dtype=np.int64)
+    seq = np.arange(seq0 + 1, seq0 + n + 1, dtype=np.int64)
     file_day = e.day.copy()
     # re-sent duplicates: a copy of the record in a later file
     dup = np.flatnonzero(dirt == _KIND_CODES["duplicate"])
@@ -397,7 +414,7 @@ def _plant_dirt(
         later = np.where(
             ok, ms[np.minimum(nxt, ms.size - 1)] + rng.integers(0, 20, dup.size), ctx.w1x
         )
-    ok = later < ctx.w1x
+    ok = later < hi  # the copy goes in a later file of the same slice
     dirt[dup[~ok]] = 0  # nothing later to re-send it in
     dup, later = dup[ok], later[ok]
     dirt_src = dirt.copy()
@@ -525,15 +542,31 @@ def _dirt_column(shape: FeedShape, kind: str, missing: int) -> str:
     return col.name if col else ""
 
 
-def _run_feed(index: int) -> _FeedResult:
+def _slice_bounds(ctx: _Context, part: int, parts: int) -> tuple[int, int]:
+    """Days [lo, hi) of slice `part` of `parts`: whole months of the window."""
+    ms = ctx.month_starts
+    a, b = part * ms.size // parts, (part + 1) * ms.size // parts
+    lo = ctx.w0 if part == 0 else int(ms[a])
+    hi = ctx.w1x if b >= ms.size else int(ms[b])
+    return lo, hi
+
+
+def _run_feed(task: tuple[int, int, int]) -> _FeedResult:
+    """Write slice `part` of `parts` of feed `index`: its own files, its own random stream."""
+    index, part, parts = task
     ctx = _CTX
     assert ctx is not None
     t0 = time.perf_counter()
     shape = ctx.shapes[index]
     out_dir: Path = ctx.config.out / "feeds"
-    rng = np.random.default_rng(_seed(ctx.config.seed, shape.source))
-    e = _generate(ctx, shape, rng)
-    rows, id_dict = _plant_dirt(ctx, shape, e, rng)
+    name = shape.source if parts == 1 else f"{shape.source}#{part}/{parts}"
+    rng = np.random.default_rng(_seed(ctx.config.seed, name))
+    lo, hi = _slice_bounds(ctx, part, parts)
+    e = _generate(ctx, shape, rng, lo, hi)
+    rid = shape.column("record_id")
+    assert rid is not None
+    seq0 = 0 if parts == 1 else part * 10 ** max(rid.width - 2, 1)
+    rows, id_dict = _plant_dirt(ctx, shape, e, rng, hi, seq0)
     # coverage: clean strong-alive records of the population's own people
     strong = np.array(
         [
@@ -626,6 +659,7 @@ def _run_feed(index: int) -> _FeedResult:
                     )  # fmt: skip
     return _FeedResult(
         index=index,
+        part=part,
         records=int(rows.person.size),
         manifest=manifest,
         dirt=dirt_rows,
@@ -649,17 +683,22 @@ def write_feeds(
     out = Path(config.out)
     (out / "feeds").mkdir(parents=True, exist_ok=True)
     (out / "truth").mkdir(parents=True, exist_ok=True)
-    order = sorted(range(len(ctx.shapes)), key=lambda i: -expected[ctx.shapes[i].source])
+    # Big feeds are cut into month slices written in parallel, largest tasks first.
+    tasks: list[tuple[int, int, int]] = []
+    for i, shape in enumerate(ctx.shapes):
+        parts = max(1, min(8, int(np.ceil(expected[shape.source] / SLICE_RECORDS))))
+        tasks.extend((i, k, parts) for k in range(parts))
+    order = sorted(tasks, key=lambda t: -expected[ctx.shapes[t[0]].source] / t[2])
     total = len(order)
     results: list[_FeedResult] = []
     _CTX = ctx
     try:
         workers = max(1, int(getattr(config, "workers", 1)))
         if workers == 1:
-            for i in order:
-                results.append(_run_feed(i))
+            for task in order:
+                results.append(_run_feed(task))
                 if progress:
-                    progress(ctx.shapes[i].source, len(results), total)
+                    progress(ctx.shapes[task[0]].source, len(results), total)
         else:
             with mp.get_context("fork").Pool(workers) as pool:
                 for res in pool.imap_unordered(_run_feed, order):
@@ -668,7 +707,7 @@ def write_feeds(
                         progress(ctx.shapes[res.index].source, len(results), total)
     finally:
         _CTX = None
-    results.sort(key=lambda r: r.index)
+    results.sort(key=lambda r: (r.index, r.part))
     report = FeedReport(
         expected_coverage=cal.expected_coverage,
         strong_scale=cal.strong_scale,
@@ -679,11 +718,15 @@ def write_feeds(
     for res in results:
         shape = ctx.shapes[res.index]
         report.records += res.records
-        report.records_by_source[shape.source] = res.records
+        report.records_by_source[shape.source] = (
+            report.records_by_source.get(shape.source, 0) + res.records
+        )
         report.records_by_department[shape.department] = (
             report.records_by_department.get(shape.department, 0) + res.records
         )
-        report.seconds_by_source[shape.source] = res.seconds
+        report.seconds_by_source[shape.source] = (
+            report.seconds_by_source.get(shape.source, 0.0) + res.seconds
+        )
         report.files += len(res.manifest)
         for k, bits in enumerate(res.covered):
             covered[k] |= np.unpackbits(bits, count=n).astype(bool)

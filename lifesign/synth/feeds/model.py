@@ -168,7 +168,7 @@ def people_from(population: Any, catalog: Any, mid_day: int, seed: int) -> Peopl
         for p in progs:
             if p in codes:
                 bits |= np.uint32(1 << codes.index(p))
-        return (mask & bits) != 0
+        return np.asarray((mask & bits) != 0, dtype=bool)
 
     rng = np.random.default_rng([seed, 0xE9A6E])
     engagement = (rng.gamma(ENGAGEMENT_SHAPE, 1.0 / ENGAGEMENT_SHAPE, n)).astype(np.float32)
@@ -201,9 +201,9 @@ def people_from(population: Any, catalog: Any, mid_day: int, seed: int) -> Peopl
 
 def _age_curve(kind: str, age: F32) -> F32:
     if kind == "elder":
-        return np.clip(0.3 + (age - 20.0) / 45.0, 0.3, 1.8).astype(np.float32)
+        return np.asarray(np.clip(0.3 + (age - 20.0) / 45.0, 0.3, 1.8), dtype=np.float32)
     if kind == "working":
-        return np.clip(1.0 - (age - 60.0) / 25.0, 0.15, 1.0).astype(np.float32)
+        return np.asarray(np.clip(1.0 - (age - 60.0) / 25.0, 0.15, 1.0), dtype=np.float32)
     return np.ones_like(age)
 
 
@@ -219,10 +219,7 @@ def raw_rate(code: str, people: People) -> F32:
     if r.urban != 1.0 or r.rural != 1.0:
         out = out * np.where(p.urban, np.float32(r.urban), np.float32(r.rural))
     out = out * np.float32(r.base) * p.groups[r.who]
-    if r.kind == "poisson":
-        out = out * p.engagement
-    else:
-        out = np.clip(out, 0.0, 1.0)
+    out = out * p.engagement if r.kind == "poisson" else np.clip(out, 0.0, 1.0)
     return out.astype(np.float32)
 
 
