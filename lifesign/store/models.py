@@ -152,3 +152,48 @@ class ImportRejection(Base):
     value: Mapped[str | None] = mapped_column(String(256))
     reason: Mapped[str] = mapped_column(String(64))
     message: Mapped[str | None] = mapped_column(Text)
+
+
+QUARANTINE_STATUSES = ("open", "resolved", "dismissed")
+
+
+class Quarantine(Base):
+    """A rejected evidence record, kept for a data manager to fix and retry, or dismiss.
+
+    `value_masked` is safe to show; `raw_record` is the department's record as it came (compact
+    JSON of its own column names), needed in full only to export it for correction.
+    """
+
+    __tablename__ = "quarantine"
+
+    quarantine_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.batch_id"), index=True)
+    source: Mapped[str] = mapped_column(String(128))
+    file: Mapped[str | None] = mapped_column(String(512))
+    row: Mapped[int | None] = mapped_column(BigInteger)
+    field: Mapped[str | None] = mapped_column(String(64))
+    value_masked: Mapped[str | None] = mapped_column(String(256))
+    raw_record: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    resolved_batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.batch_id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+    __table_args__ = (
+        CheckConstraint(f"status IN {QUARANTINE_STATUSES!r}", name="status"),
+        Index(None, "source", "status", "reason"),
+    )
+
+
+class SourceWatermark(Base):
+    """How far an incremental pull of a source has got, advanced in the batch's transaction."""
+
+    __tablename__ = "source_watermarks"
+
+    source: Mapped[str] = mapped_column(String(128), primary_key=True)
+    watermark: Mapped[str | None] = mapped_column(Text)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.batch_id"))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
