@@ -1,0 +1,351 @@
+"""The evidence lake: Parquet files of minimal evidence records, and how to read them.
+
+Layout, under `settings.lake_dir`:
+
+    evidence/month=YYYY-MM/source=CODE/batch-N.parquet   committed batches (one file per month)
+    _staging/batch-N/evidence/...                        a batch being written (same layout)
+    _staging/batch-N.lock                                held (flock) while batch N is written
+
+A batch's files are written under `_staging/batch-N/`, the batch is committed in the state
+database, and only then are the files renamed into `evidence/` (see `pipeline.py`). Readers
+glob `evidence/` only, so they never see half a batch.
+
+Each file holds only `LAKE_SCHEMA`: no ID number, name, phone, place or anything clinical.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from lifesign.config import Settings
+
+EVIDENCE_DIR = "evidence"
+STAGING_DIR = "_staging"
+
+LAKE_SCHEMA = pa.schema(
+    [
+        pa.field("person_id", pa.int64()),  # null for a non-recipient kept by its source
+        pa.field("pseudonym", pa.string(), nullable=False),  # 32 hex, HMAC of the ID number
+        pa.field("evidence_type", pa.string(), nullable=False),
+        pa.field("event_time", pa.timestamp("s"), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("record_id", pa.string(), nullable=False),
+        pa.field("record_key", pa.int64(), nullable=False),  # 64-bit hash of record_id
+        pa.field("batch_id", pa.int64(), nullable=False),
+        pa.field("row", pa.int64(), nullable=False),  # line / sheet row in the batch's file
+    ]
+)
+LAKE_COLUMNS = tuple(LAKE_SCHEMA.names)
+
+# Rows buffered per month before a sorted run is written as row groups: bounds the memory of
+# one batch whatever the size of its file.
+RUN_ROWS = 1_000_000
+ROW_GROUP_ROWS = 128 * 1024
+
+I64 = npt.NDArray[np.int64]
+
+
+def evidence_dir(lake_dir: Path) -> Path:
+    return lake_dir / EVIDENCE_DIR
+
+
+def staging_dir(lake_dir: Path, batch_id: int) -> Path:
+    return lake_dir / STAGING_DIR / f"batch-{batch_id}"
+
+
+def partition_path(month: str, source: str, batch_id: int) -> Path:
+    """The path of a batch's file of one month, relative to the lake (and to its staging)."""
+    return Path(EVIDENCE_DIR) / f"month={month}" / f"source={source}" / f"batch-{batch_id}.parquet"
+
+
+def evidence_glob(settings: Settings) -> str:
+    """The glob of every committed evidence file (for DuckDB's read_parquet)."""
+    return str(evidence_dir(settings.lake_dir) / "month=*" / "source=*" / "*.parquet")
+
+
+def has_evidence(lake_dir: Path) -> bool:
+    return any(evidence_dir(lake_dir).glob("month=*/source=*/*.parquet"))
+
+
+def open_lake(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with a view `evidence` over the committed lake.
+
+    `source` is a column of the files, so the hive partition names are not read as columns.
+    An empty lake gives an empty view with the same columns.
+    """
+    connection = duckdb.connect()
+    if has_evidence(settings.lake_dir):
+        glob = evidence_glob(settings).replace("'", "''")
+        connection.execute(
+            "CREATE VIEW evidence AS SELECT * FROM read_parquet("
+            f"'{glob}', hive_partitioning = false, union_by_name = true)"
+        )
+    else:
+        connection.register("_empty_evidence", LAKE_SCHEMA.empty_table())
+        connection.execute("CREATE VIEW evidence AS SELECT * FROM _empty_evidence")
+    return connection
+
+
+# ---------------------------------------------------------------------------------------------
+# Record keys: exactly-once per source without keeping record ids in memory.
+
+
+def record_keys(record_ids: pa.Array | pa.ChunkedArray) -> I64:
+    """A 64-bit BLAKE2b hash of each record id (UTF-8), as int64.
+
+    Two different record ids of one source get the same key with probability about
+    n² / 2⁶⁵ over n records: 3 × 10⁻⁶ for 10 million records of one source, so a new record is
+    mistaken for a re-sent one less than once in 300,000 Bozhou-sized sources.
+    """
+    values = record_ids.to_pylist()
+    keys = np.empty(len(values), dtype=np.int64)
+    blake2b = hashlib.blake2b
+    for i, value in enumerate(values):
+        digest = blake2b(value.encode("utf-8"), digest_size=8).digest()
+        keys[i] = int.from_bytes(digest, "little", signed=True)
+    return keys
+
+
+class KeySet:
+    """The record keys of one source already in the lake: sorted runs, merged like a binary
+    counter (a run is merged into the previous one when that is not more than twice its size),
+    so adding a batch costs amortised O(log n) per key and looking up stays a few
+    `np.searchsorted` calls."""
+
+    def __init__(self, keys: I64 | None = None) -> None:
+        self._runs: list[I64] = []
+        if keys is not None and keys.size:
+            self.add(keys)
+
+    def __len__(self) -> int:
+        return sum(run.size for run in self._runs)
+
+    def contains(self, keys: I64) -> npt.NDArray[np.bool_]:
+        found = np.zeros(keys.size, dtype=bool)
+        for run in self._runs:
+            positions = np.searchsorted(run, keys)
+            positions[positions == run.size] = 0
+            found |= run[positions] == keys
+        return found
+
+    def keys(self) -> I64:
+        """Every key, sorted within runs (for merging a batch's keys into the source's)."""
+        if not self._runs:
+            return np.empty(0, dtype=np.int64)
+        return np.concatenate(self._runs)
+
+    def add(self, keys: I64) -> None:
+        if not keys.size:
+            return
+        run = np.unique(keys)
+        while self._runs and self._runs[-1].size <= 2 * run.size:
+            run = np.union1d(self._runs.pop(), run)
+        self._runs.append(run)
+
+
+def load_key_set(lake_dir: Path, source: str) -> KeySet:
+    """The keys of every committed record of `source` (read from the `record_key` column)."""
+    files = sorted(evidence_dir(lake_dir).glob(f"month=*/source={source}/*.parquet"))
+    if not files:
+        return KeySet()
+    parts = [pq.read_table(path, columns=["record_key"]).column(0) for path in files]
+    keys = pa.chunked_array([chunk for part in parts for chunk in part.chunks], pa.int64())
+    return KeySet(keys.to_numpy())
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing a batch.
+
+
+@dataclass
+class _MonthRun:
+    tables: list[pa.Table] = field(default_factory=list)
+    rows: int = 0
+    writer: pq.ParquetWriter | None = None
+
+
+class BatchWriter:
+    """Writes one batch's records into its staging folder, one file per month.
+
+    Records are buffered per month and written as a sorted run (by event time) every
+    `RUN_ROWS` rows and at `close()`: a file whose records arrive in time order is fully sorted,
+    and memory stays bounded for any file size.
+    """
+
+    def __init__(self, lake_dir: Path, batch_id: int, source: str) -> None:
+        self.lake_dir = lake_dir
+        self.batch_id = batch_id
+        self.source = source
+        self.root = staging_dir(lake_dir, batch_id)
+        self._months: dict[str, _MonthRun] = {}
+        self.rows = 0
+
+    def add(self, table: pa.Table) -> None:
+        """Add records (columns of `LAKE_SCHEMA`, any order)."""
+        if not table.num_rows:
+            return
+        table = table.select(list(LAKE_COLUMNS)).cast(LAKE_SCHEMA)
+        seconds = table.column("event_time").to_numpy().astype("datetime64[s]")
+        months = seconds.astype("datetime64[M]")
+        for month in np.unique(months):
+            mask = months == month
+            part = table.filter(pa.array(mask)) if not mask.all() else table
+            label = str(month)  # YYYY-MM
+            run = self._months.setdefault(label, _MonthRun())
+            run.tables.append(part)
+            run.rows += part.num_rows
+            if run.rows >= RUN_ROWS:
+                self._flush(label, run)
+        self.rows += table.num_rows
+
+    def _flush(self, month: str, run: _MonthRun) -> None:
+        if not run.tables:
+            return
+        table = pa.concat_tables(run.tables)
+        table = table.take(
+            pc.sort_indices(table, [("event_time", "ascending"), ("row", "ascending")])
+        )
+        if run.writer is None:
+            path = self.root / partition_path(month, self.source, self.batch_id)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            run.writer = pq.ParquetWriter(
+                path, LAKE_SCHEMA, compression="zstd", use_dictionary=["evidence_type", "source"]
+            )
+        run.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        run.tables = []
+        run.rows = 0
+
+    def close(self) -> list[Path]:
+        """Write what is buffered, close the files, fsync them; the staged paths (relative)."""
+        written: list[Path] = []
+        for month, run in sorted(self._months.items()):
+            self._flush(month, run)
+            assert run.writer is not None
+            run.writer.close()
+            relative = partition_path(month, self.source, self.batch_id)
+            _fsync(self.root / relative)
+            written.append(relative)
+        self._months.clear()
+        return written
+
+    def abort(self) -> None:
+        for run in self._months.values():
+            if run.writer is not None:
+                run.writer.close()
+        self._months.clear()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    # Some file systems do not allow fsync on a folder; the rename is atomic all the same.
+    with contextlib.suppress(OSError):
+        _fsync(path)
+
+
+def publish(lake_dir: Path, batch_id: int) -> int:
+    """Rename a committed batch's staged files into `evidence/` and remove its staging folder.
+
+    Idempotent: a file already in place (a previous attempt got that far) is left alone.
+    Returns the number of files moved.
+    """
+    root = staging_dir(lake_dir, batch_id)
+    moved = 0
+    if root.is_dir():
+        for staged in sorted(root.rglob("*.parquet")):
+            target = lake_dir / staged.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged, target)
+            _fsync_dir(target.parent)
+            moved += 1
+        shutil.rmtree(root, ignore_errors=True)
+    return moved
+
+
+def discard(lake_dir: Path, batch_id: int) -> None:
+    """Remove an uncommitted batch's staging folder."""
+    shutil.rmtree(staging_dir(lake_dir, batch_id), ignore_errors=True)
+
+
+def staged_batches(lake_dir: Path) -> list[int]:
+    """Batch ids that have a staging folder or lock file."""
+    root = lake_dir / STAGING_DIR
+    if not root.is_dir():
+        return []
+    found: set[int] = set()
+    for entry in root.iterdir():
+        name = entry.name.removesuffix(".lock")
+        if name.startswith("batch-") and name[6:].isdigit():
+            found.add(int(name[6:]))
+    return sorted(found)
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch locks: an ingesting process holds an flock on `_staging/batch-N.lock`. The kernel drops
+# it when the process dies (even by SIGKILL), so `recover()` can tell a crashed batch from one
+# another live process is still writing.
+
+
+class BatchLock:
+    def __init__(self, lake_dir: Path, batch_id: int) -> None:
+        self.path = lake_dir / STAGING_DIR / f"batch-{batch_id}.lock"
+        self._handle: IO[bytes] | None = None
+
+    def acquire(self, *, wait: bool = True) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("ab")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            handle.close()
+            return False
+        self._handle = handle
+        return True
+
+    def release(self, *, remove: bool = True) -> None:
+        if self._handle is None:
+            return
+        if remove:
+            self.path.unlink(missing_ok=True)
+        fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+        self._handle.close()
+        self._handle = None
+
+    def __enter__(self) -> BatchLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.release()
+
+
+def lake_files(lake_dir: Path) -> Iterator[Path]:
+    """Every committed evidence file."""
+    yield from sorted(evidence_dir(lake_dir).glob("month=*/source=*/*.parquet"))
+
+
+def batch_files(lake_dir: Path, batch_ids: Iterable[int]) -> list[Path]:
+    wanted = {f"batch-{batch_id}.parquet" for batch_id in batch_ids}
+    return [path for path in lake_files(lake_dir) if path.name in wanted]
