@@ -1,0 +1,1 @@
+"""Generators of packaged ingestion data (run once; their output is committed as data)."""
