@@ -29,14 +29,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from sqlalchemy import Connection, Engine, create_engine, make_url, select, text, update
+from sqlalchemy import Connection, Engine, create_engine, insert, make_url, select, text, update
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from lifesign.errors import LifesignError, Location
@@ -49,6 +48,7 @@ if TYPE_CHECKING:
     from lifesign.ingest.sources import PullSpec, SourceDefinition
 
 PULL_CHUNK_ROWS = 20_000
+PULL_KIND = "pull"
 PULL_ALIAS = "lifesign_pull"
 
 WatermarkValue = int | Decimal | float | str | dt.date | dt.datetime
@@ -178,7 +178,7 @@ def save_watermark(
         "updated_at": dt.datetime.now(dt.UTC),
     }
     if stored is None:
-        connection.execute(SourceWatermark.__table__.insert().values(source=source, **values))
+        connection.execute(insert(SourceWatermark).values(source=source, **values))
     else:
         connection.execute(
             update(SourceWatermark).where(SourceWatermark.source == source).values(**values)
@@ -188,19 +188,12 @@ def save_watermark(
 # ----------------------------------------------------------------------------- the department
 
 
-def resolve_url(url: str, source: str) -> str:
+def resolve_url(spec: PullSpec, source: str) -> str:
     """The URL itself, or the value of the environment variable `env:VARNAME` names."""
-    if not url.startswith("env:"):
-        return url
-    variable = url.removeprefix("env:").strip()
-    value = os.environ.get(variable)
-    if not value:
-        raise PullError(
-            "the department database's URL is not set",
-            f"the source's pull.url says env:{variable}, and ${variable} is empty or unset",
-            Location(key=f"sources.{source}.pull.url"),
-        )
-    return value
+    try:
+        return spec.resolved_url()
+    except LifesignError as error:
+        raise PullError(error.what, error.why, Location(key=f"sources.{source}.pull.url")) from None
 
 
 def redact(url: str) -> str:
@@ -247,7 +240,9 @@ def pull_query(engine: Engine, spec: PullSpec, since: Watermark | None) -> PullQ
         relation = f"({spec.query.strip().rstrip(';')})"
     alias = preparer.quote_identifier(PULL_ALIAS)
     watermark = f"{alias}.{preparer.quote_identifier(spec.watermark_column)}"
-    order = [watermark, *(f"{alias}.{preparer.quote_identifier(c)}" for c in spec.order)]
+    # The watermark first (the `>=` resumption relies on it), then any tie-breaking columns.
+    tie_breakers = [c for c in spec.order_columns if c != spec.watermark_column]
+    order = [watermark, *(f"{alias}.{preparer.quote_identifier(c)}" for c in tie_breakers)]
     sql = f"SELECT * FROM {relation} AS {alias} "
     parameters: dict[str, Any] = {}
     if since is None:
@@ -279,19 +274,23 @@ def count_without_watermark(engine: Engine, spec: PullSpec) -> int:
 
 
 def _text_of(value: Any) -> str | None:
-    """A department value as the text the pipeline parses (times as ISO 8601, naive)."""
+    """A department value as the text the pipeline parses, like the file readers give it:
+    trimmed, empty as null, times as ISO 8601 to the second (`iso8601` parses them)."""
     if value is None:
         return None
     if isinstance(value, dt.datetime):
         # The wall-clock time as the database session gives it: departments record local time.
-        return value.replace(tzinfo=None).isoformat(sep=" ")
+        return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).decode("utf-8", errors="replace")
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # an ID number or record id stored as a float
-    return str(value)
+        text = bytes(value).decode("utf-8", errors="replace")
+    elif isinstance(value, float) and value.is_integer():
+        text = str(int(value))  # a record id stored as a float
+    else:
+        text = str(value)
+    text = text.strip()
+    return text or None
 
 
 def _json_default(value: Any) -> Any:
@@ -304,12 +303,12 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def raw_json(row: Mapping[str, Any]) -> str:
+def raw_json(row: Mapping[Any, Any]) -> str:
     """The department's record as compact JSON of its own column names (for quarantine)."""
     return json.dumps(dict(row), ensure_ascii=False, separators=(",", ":"), default=_json_default)
 
 
-def row_key(row: Mapping[str, Any], record_id_column: str, raw: str) -> str:
+def row_key(row: Mapping[Any, Any], record_id_column: str, raw: str) -> str:
     """What identifies a row among those sharing a watermark value: its record id, else a
     hash of the whole record (a row without a record id is quarantined, but only once)."""
     record_id = _text_of(row.get(record_id_column))
@@ -337,22 +336,28 @@ def check_columns(source: SourceDefinition, columns: Sequence[str]) -> None:
 
 def rows_to_chunk(
     source: SourceDefinition,
-    rows: Sequence[Mapping[str, Any]],
+    rows: Sequence[Mapping[Any, Any]],
     raws: Sequence[str],
     first_position: int,
 ) -> RawChunk:
     """Rows of the department's database as a RawChunk: canonical columns as text, `row` the
     position in the pull (1 = the first row taken), `raw` the record as JSON."""
-    from lifesign.ingest.readers import RawChunk
+    from lifesign.ingest.readers import RawChunk, chunk_schema
 
-    arrays: dict[str, pa.Array] = {}
-    for canonical, column in source.columns.items():
-        arrays[canonical] = pa.array([_text_of(row[column]) for row in rows], type=pa.string())
-    if source.fixed_type is not None:
-        arrays["evidence_type"] = pa.array([source.fixed_type] * len(rows), type=pa.string())
-    arrays["row"] = pa.array(range(first_position, first_position + len(rows)), type=pa.int64())
-    arrays["raw"] = pa.array(raws, type=pa.string())
-    return RawChunk(table=pa.table(arrays), problems=[])
+    schema = chunk_schema(source)
+    arrays: list[pa.Array] = []
+    for name in schema.names:
+        if name == "row":
+            positions = range(first_position, first_position + len(rows))
+            arrays.append(pa.array(positions, type=pa.int64()))
+        elif name == "raw":
+            arrays.append(pa.array(raws, type=pa.string()))
+        elif name in source.columns:
+            column = source.columns[name]
+            arrays.append(pa.array([_text_of(row[column]) for row in rows], type=pa.string()))
+        else:  # evidence_type of a source with a fixed type
+            arrays.append(pa.array([source.fixed_type] * len(rows), type=pa.string()))
+    return RawChunk(table=pa.Table.from_arrays(arrays, schema=schema), problems=[])
 
 
 # ----------------------------------------------------------------------------- the pull
@@ -384,7 +389,7 @@ class PullProgress:
         return Watermark(self.last.value, frozenset(self.keys_at_last))
 
 
-def _watermark_value(row: Mapping[str, Any], column: str, source: str) -> WatermarkValue:
+def _watermark_value(row: Mapping[Any, Any], column: str, source: str) -> WatermarkValue:
     value = row[column]
     try:
         _type_name(value)
@@ -423,7 +428,7 @@ def pulled_chunks(
             ).execute(text(query.sql), query.parameters)
             check_columns(source, list(result.keys()))
             for partition in result.mappings().partitions(chunk_rows):
-                rows: list[Mapping[str, Any]] = []
+                rows: list[Mapping[Any, Any]] = []
                 raws: list[str] = []
                 for row in partition:
                     if limit is not None and progress.taken >= limit:
@@ -490,24 +495,26 @@ class PullResult:
 
 def pull_source(
     ingestor: Ingestor,
-    state: Engine,
     source: SourceDefinition,
     *,
     limit: int | None = None,
     chunk_rows: int = PULL_CHUNK_ROWS,
 ) -> PullResult:
-    """Pull what is new in `source`'s database, ingest it as one batch, advance the watermark."""
+    """Pull what is new in `source`'s database, ingest it as one batch, advance the watermark.
+
+    The state database is the ingestor's; the watermark moves in the batch's transaction.
+    """
     if source.pull is None:
         raise PullError(
             "this source is not pulled from a database",
             "its definition has no pull: section (url, table or query, watermark_column)",
             Location(key=f"sources.{source.code}"),
         )
-    url = resolve_url(source.pull.url, source.code)
+    url = resolve_url(source.pull, source.code)
     origin = redact(url)
     department = department_engine(url, source.code)
     try:
-        with state.connect() as connection:
+        with ingestor.engine.connect() as connection:
             since = read_watermark(connection, source.code)
         progress = PullProgress(since=since)
         first, chunks = _peek(
@@ -517,15 +524,16 @@ def pull_source(
         if first is None:
             return PullResult(source.code, origin, since, since, 0, without_watermark, None)
 
-        def advance_watermark(connection: Connection, batch_id: int | None = None) -> None:
+        def advance_watermark(connection: Connection) -> None:
             new = progress.new_watermark()
             assert new is not None
+            batch_id = committing_pull_batch(connection, source.code)
             save_watermark(connection, source.code, new, batch_id, expected=since)
 
         report = ingestor.ingest_chunks(
             source,
             chunks,
-            kind="pull",
+            kind=PULL_KIND,
             origin=origin,
             content_hash=None,
             on_commit=advance_watermark,
@@ -543,6 +551,21 @@ def pull_source(
         department.dispose()
 
 
+def committing_pull_batch(connection: Connection, source: str) -> int | None:
+    """The batch being committed in `connection`'s transaction: the newest committed pull
+    batch of the source (the pipeline lets one writer per source at a time, and `on_commit`
+    runs after the batch row is marked committed in the same transaction)."""
+    from lifesign.store.models import Batch
+
+    found = connection.execute(
+        select(Batch.batch_id)
+        .where(Batch.source == source, Batch.kind == PULL_KIND, Batch.status == "committed")
+        .order_by(Batch.batch_id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return None if found is None else int(found)
+
+
 def run_pull_command(
     ctx: click.Context, source_code: str, *, as_of: dt.date | None, limit: int | None
 ) -> None:
@@ -553,7 +576,6 @@ def run_pull_command(
     from lifesign.cli import settings_of
     from lifesign.ingest.pipeline import Ingestor
     from lifesign.ingest.sources import load_sources
-    from lifesign.store import open_database
 
     settings = settings_of(ctx)
     catalog = load_catalog(settings.catalog_dir)
@@ -566,10 +588,9 @@ def run_pull_command(
             "sources with a pull: section: " + (", ".join(pulled) or "none"),
             Location(key="SOURCE"),
         )
-    state = open_database(settings)
     ingestor = Ingestor(settings, catalog, sources, as_of)
     ingestor.recover()
-    result = pull_source(ingestor, state, source, limit=limit)
+    result = pull_source(ingestor, source, limit=limit)
     click.echo(result.summary())
     if result.rows_without_watermark:
         click.echo(

@@ -328,21 +328,32 @@ def _is_state_database_error(error: Exception) -> bool:
 def report_document(
     name: str, source: str, report: BatchReport, taken_at: dt.datetime
 ) -> dict[str, Any]:
-    """NAME.report.json: the batch, the counts, rejections by reason; never a record."""
-    counts = dict(report.counts)
+    """NAME.report.json: the batch, the counts, rejections by reason and a few examples
+    (row, field, masked value, reason) so the department can fix its file; never a record."""
     return {
         "file": name,
         "source": source,
         "sha256": report.sha256,
         "batch_id": report.batch_id,
         "already_ingested": report.already_ingested,
-        "already_ingested_in": report.batch_id if report.already_ingested else None,
-        "read": counts.get("read", 0),
-        "accepted": counts.get("accepted", 0),
-        "rejected": counts.get("rejected", 0),
-        "rejected_by_reason": dict(report.rejected_by_reason),
-        "duplicates": counts.get("duplicate", 0),
-        "not_recipients": counts.get("not_recipient", 0),
+        "message": report.message,
+        "read": report.read,
+        "accepted": report.accepted,
+        "rejected": report.rejected,
+        "rejected_by_reason": dict(sorted(report.rejected_by_reason.items())),
+        "duplicates": report.duplicate,
+        "not_recipients": report.not_recipient,
+        "kept_non_recipients": report.kept_non_recipient,
+        "rejected_examples": [
+            {
+                "row": sample.row,
+                "field": sample.field,
+                "value": sample.value,
+                "reason": sample.reason,
+                "message": sample.message,
+            }
+            for sample in report.samples
+        ],
         "taken_at": taken_at.isoformat(timespec="seconds"),
     }
 
