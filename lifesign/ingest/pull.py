@@ -91,7 +91,9 @@ _DECODERS: dict[str, Callable[[str], WatermarkValue]] = {
 
 
 def _encode_value(value: WatermarkValue) -> str:
-    if isinstance(value, dt.date):  # also datetime
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, float):
         return repr(value)
@@ -512,6 +514,9 @@ def pull_source(
         )
     url = resolve_url(source.pull, source.code)
     origin = redact(url)
+    # A crash after an earlier pull's commit leaves its files staged: publish them before
+    # concluding that there is nothing new.
+    ingestor.recover()
     department = department_engine(url, source.code)
     try:
         with ingestor.engine.connect() as connection:
@@ -589,7 +594,6 @@ def run_pull_command(
             Location(key="SOURCE"),
         )
     ingestor = Ingestor(settings, catalog, sources, as_of)
-    ingestor.recover()
     result = pull_source(ingestor, source, limit=limit)
     click.echo(result.summary())
     if result.rows_without_watermark:
