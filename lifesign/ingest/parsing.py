@@ -27,8 +27,12 @@ _OFFSET_RE = r"(Z|[+-]\d{2}:?\d{2})$"
 _LEADING_ZEROS = r"(^|[^0-9])0+([0-9])"
 
 
+_STRING = pa.string()
+
+
 @functools.lru_cache(maxsize=1024)
-def _scalar(value: object, kind: pa.DataType = pa.string()) -> pa.Scalar:
+def _scalar(value: object, kind: pa.DataType = _STRING) -> pa.Scalar:
+    """A cached Arrow scalar (converting a Python value on every compute call is slow)."""
     return pa.scalar(value, kind)
 
 

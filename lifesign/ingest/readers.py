@@ -26,7 +26,7 @@ import functools
 import importlib.util
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -217,9 +217,6 @@ def _clean(array: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(trimmed, _scalar("")), _scalar(None), trimmed)
 
 
-_NEEDS_ESCAPE = r'["\\\x00-\x1f]'
-
-
 @functools.lru_cache(maxsize=4096)
 def _scalar(text: str | None) -> pa.Scalar:
     """A cached Arrow string scalar: passing Python str to a compute function converts it on
@@ -230,21 +227,27 @@ def _scalar(text: str | None) -> pa.Scalar:
 def raw_json(names: Sequence[str], arrays: Sequence[pa.Array]) -> pa.Array:
     """Each row as compact JSON {"name": "value", ...} (null for a missing value), exactly as
     `json.dumps(record, ensure_ascii=False, separators=(",", ":"))` writes it."""
-    pieces: list[Any] = []
-    for i, (name, array) in enumerate(zip(names, arrays, strict=True)):
-        key = json.dumps(name, ensure_ascii=False)
-        prefix = ("{" if i == 0 else ",") + key + ":"
-        pieces.append(_scalar(prefix))
-        pieces.append(_json_value(array))
-    if not pieces:
+    if not names:
         return pa.array([], pa.string())
-    pieces.append(_scalar("}"))
+    keys = [json.dumps(name, ensure_ascii=False) for name in names]
+    plain = all(a.null_count == 0 and not _buffer_has(a, _needs_escape) for a in arrays)
+    pieces: list[Any] = []
+    if plain:  # the common case: one join, the quotes inside the literal pieces
+        for i, (key, array) in enumerate(zip(keys, arrays, strict=True)):
+            pieces.append(_scalar(("{" if i == 0 else '",') + key + ':"'))
+            pieces.append(array)
+        pieces.append(_scalar('"}'))
+    else:
+        for i, (key, array) in enumerate(zip(keys, arrays, strict=True)):
+            pieces.append(_scalar(("{" if i == 0 else ",") + key + ":"))
+            pieces.append(_json_value(array))
+        pieces.append(_scalar("}"))
     joined = pc.binary_join_element_wise(*pieces, _scalar(""))
     return joined.cast(pa.string())
 
 
 def _json_value(array: pa.Array) -> pa.Array:
-    if pc.any(pc.match_substring_regex(array, _NEEDS_ESCAPE)).as_py():
+    if _buffer_has(array, _needs_escape):
         escaped = pa.array(
             [None if v is None else json.dumps(v, ensure_ascii=False) for v in array.to_pylist()],
             pa.string(),
@@ -252,6 +255,29 @@ def _json_value(array: pa.Array) -> pa.Array:
     else:
         escaped = pc.binary_join_element_wise(_scalar('"'), array, _scalar('"'), _scalar(""))
     return pc.fill_null(escaped, _scalar("null"))
+
+
+def _buffer_has(
+    array: pa.Array, needs: Callable[[np.ndarray[Any, Any]], np.ndarray[Any, Any]]
+) -> bool:
+    """Does any byte of the values of a string/binary array satisfy `needs`? One vectorised
+    scan of its data buffer (bytes outside a slice may give a false yes: callers then take a
+    slow path that is right either way)."""
+    data = array.buffers()[2]
+    if data is None or data.size == 0:
+        return False
+    return bool(needs(np.frombuffer(data, dtype=np.uint8)).any())
+
+
+def _needs_escape(data: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Bytes that JSON escapes: control characters, the quote and the backslash."""
+    found: np.ndarray[Any, Any] = (data < 0x20) | (data == 0x22) | (data == 0x5C)
+    return found
+
+
+def _line_break(data: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    found: np.ndarray[Any, Any] = (data == 0x0A) | (data == 0x0D)
+    return found
 
 
 def _missing_columns(source: SourceDefinition, header: Sequence[str], path: Path) -> None:
@@ -325,47 +351,46 @@ class _CsvReader:
         self.header = header
         self.encoding = encoding
         self.block = min(_MAX_BLOCK, max(_MIN_BLOCK, block_bytes))
-        self.irregular = 0
-
-    def _on_invalid(self, _row: Any) -> str:
-        self.irregular += 1
-        return "skip"
 
     def frames(self) -> Iterator[_Frame]:
         width = len(self.header)
         internal = [f"c{i}" for i in range(width)]
-        reader = pa_csv.open_csv(
-            self.path,
-            read_options=pa_csv.ReadOptions(
-                column_names=internal, skip_rows=1, block_size=self.block, use_threads=False
-            ),
-            parse_options=pa_csv.ParseOptions(
-                invalid_row_handler=self._on_invalid, ignore_empty_lines=False
-            ),
-            convert_options=pa_csv.ConvertOptions(
-                column_types={c: pa.binary() for c in internal},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-                check_utf8=False,
-            ),
-        )
         next_line = 2  # the header is line 1
         try:
+            reader = pa_csv.open_csv(
+                self.path,
+                read_options=pa_csv.ReadOptions(
+                    column_names=internal, skip_rows=1, block_size=self.block, use_threads=False
+                ),
+                parse_options=pa_csv.ParseOptions(ignore_empty_lines=False),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types={c: pa.binary() for c in internal},
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                    check_utf8=False,
+                ),
+            )
+        except pa.ArrowInvalid:  # an irregular row in the first block
+            yield from self._exact_frames(next_line)
+            return
+        try:
             while True:
-                seen = self.irregular
                 try:
                     batch = reader.read_next_batch()
                 except StopIteration:
                     return
+                except pa.ArrowInvalid:
+                    break  # an irregular row (wrong column count) in this block
                 arrays = list(batch.columns)
-                if self.irregular != seen or _spans_lines(arrays):
-                    break  # re-read from this batch's first line, exactly
+                if _spans_lines(arrays):
+                    break  # a quoted value over several lines: physical lines != rows
                 n = batch.num_rows
                 lines = np.arange(next_line, next_line + n, dtype=np.int64)
                 next_line += n
                 yield self._decoded(arrays, lines)
         finally:
             reader.close()
+        # Re-read from the first line of the irregular block with the csv module.
         yield from self._exact_frames(next_line)
 
     def _decoded(self, arrays: list[pa.Array], lines: np.ndarray[Any, Any]) -> _Frame:
@@ -453,10 +478,7 @@ class _CsvReader:
 
 def _spans_lines(arrays: Sequence[pa.Array]) -> bool:
     """Does any value hold a line break (a quoted value over several physical lines)?"""
-    for array in arrays:
-        if pc.any(pc.match_substring_regex(array.view(pa.string()), "[\r\n]")).as_py():
-            return True
-    return False
+    return any(_buffer_has(array, _line_break) for array in arrays)
 
 
 def _decode_column(array: pa.Array, encoding: str) -> tuple[pa.Array, pa.Array | None]:
@@ -712,8 +734,8 @@ def _as_text(array: pa.Array) -> pa.Array:
         return array
     if pa.types.is_large_string(array.type) or pa.types.is_dictionary(array.type):
         return array.cast(pa.string())
-    if pa.types.is_timestamp(array.type) and array.type.tz is not None:
-        array = array.cast(pa.timestamp(array.type.unit))
+    if pa.types.is_timestamp(array.type):  # whole seconds, as the lake keeps them
+        array = array.cast(pa.timestamp("s"), safe=False)
     try:
         return array.cast(pa.string())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

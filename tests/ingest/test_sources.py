@@ -61,7 +61,8 @@ def test_packaged_definitions_stay_in_step_with_the_shapes() -> None:
     for shape in load_shapes():
         path = PACKAGED_DIR / f"{shape.source}.yaml"
         assert path.read_text(encoding="utf-8") == render(shape), (
-            f"{path.name} differs from shapes.yaml: run python -m lifesign.ingest.tools.make_sources"
+            f"{path.name} differs from shapes.yaml: "
+            "run python -m lifesign.ingest.tools.make_sources"
         )
 
 
@@ -94,7 +95,7 @@ def test_canonical_source_needs_no_mapping(tmp_path: Path, catalog: Catalog) -> 
     assert source.columns["evidence_type"] == "evidence_type"
     assert source.date_formats["event_time"] == ("iso8601",)
     assert set(source.required_columns) == {"record_id", "id_number", "evidence_type", "event_time"}
-    fixed = "code: canon\ndepartment: railway\nformat: csv\ncanonical: true\nfixed_type: rail_boarding\n"
+    fixed = text + "fixed_type: rail_boarding\n"
     source = load_sources(write(tmp_path, fixed), catalog)["canon"]
     assert source.fixed_type == "rail_boarding" and "evidence_type" not in source.columns
 
