@@ -194,3 +194,34 @@ def test_match_source(tmp_path: Path, catalog: Catalog) -> None:
         match_source(sources, Path("/drop/202501_户籍注销.xlsx")) is sources["gongan_cancellation"]
     )
     assert match_source(sources, Path("/drop/unknown.csv")) is None
+
+
+def test_the_documented_canonical_example_reads(tmp_path: Path, catalog: Catalog) -> None:
+    import re
+
+    import pyarrow as pa
+
+    from lifesign.ingest.parsing import map_evidence_types, parse_event_times
+    from lifesign.ingest.readers import read_records
+
+    doc = (Path(__file__).parents[2] / "docs" / "sources.md").read_text(encoding="utf-8")
+    definition = re.search(r"```yaml\n(code: tielu_canonical.*?)```", doc, re.S)
+    example = re.search(r"```csv\n(.*?)```", doc, re.S)
+    assert definition and example
+    folder = write(tmp_path / "defs", definition.group(1), name="tielu_canonical.yaml")
+    sources = load_sources(folder, catalog)
+    feed = tmp_path / "tielu_20250102.csv"
+    feed.write_text(example.group(1), encoding="utf-8")
+    source = match_source(sources, feed)
+    assert source is not None and source.code == "tielu_canonical"
+    chunks = list(read_records(source, feed))
+    table = pa.concat_tables([c.table for c in chunks])
+    assert [p for c in chunks for p in c.problems] == []
+    assert table.column("row").to_pylist() == [2, 3, 4]
+    assert table.column("name").to_pylist() == ["张三", "李四", "王,五"]
+    times = parse_event_times(
+        table.column("event_time").combine_chunks(), source.formats_for("event_time")
+    )
+    assert times.null_count == 0
+    types = map_evidence_types(source, table.column("evidence_type").combine_chunks())
+    assert types.to_pylist() == ["rail_boarding"] * 3
