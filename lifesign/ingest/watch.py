@@ -376,13 +376,13 @@ def summary_of(document: Mapping[str, Any]) -> str:
 
 
 @contextmanager
-def stop_on_interrupt(stop: threading.Event) -> Iterator[None]:
+def stop_on_interrupt(stop: threading.Event, notify: Callable[[str], None]) -> Iterator[None]:
     """Ctrl-C (or SIGTERM) sets `stop`, so the file being taken is finished; twice aborts."""
 
     def handle(signum: int, _frame: FrameType | None) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
-        log.warning("stopping after the current file (press Ctrl-C again to abort)")
+        notify("stopping after the current file (Ctrl-C again to abort it)")
         stop.set()
 
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -423,9 +423,12 @@ def run_watch_command(
             sorted({s.file_pattern for s in sources.values() if s.file_pattern})
         ),
     )
-    click.echo(f"watching {directory} (every {interval:g} s; Ctrl-C to stop)")
+    if once:
+        click.echo(f"looking at {directory} once (two looks {interval:g} s apart)")
+    else:
+        click.echo(f"watching {directory} (a look every {interval:g} s; Ctrl-C to stop)")
     stop = threading.Event()
-    with stop_on_interrupt(stop):
+    with stop_on_interrupt(stop, lambda message: click.echo(message, err=True)):
         results = folder.run(
             once=once,
             interval=interval,

@@ -581,3 +581,34 @@ def test_an_unreadable_stored_watermark_is_an_error_naming_the_source() -> None:
     with pytest.raises(PullError) as error:
         Watermark.decode('{"type": "uuid", "value": "x"}', "dept_cremation")
     assert "source_watermarks[dept_cremation]" in str(error.value)
+
+
+def test_the_pull_command(department: Department, state: State) -> None:
+    from click.testing import CliRunner
+
+    from lifesign.cli import cli
+    from lifesign.ingest.cli import ingest
+
+    if "ingest" not in cli.commands:  # until lifesign/cli.py's SUBCOMMANDS lists it
+        cli.add_command(ingest)
+    department.add_cremations(cremations(0, 3, "2026-10-01 10:00:00"))
+    arguments = ["--home", str(state.settings.home), "ingest", "pull", "dept_cremation"]
+    arguments += ["--as-of", AS_OF.isoformat()]
+    environment = {
+        "LIFESIGN_SOURCES": str(state.sources_dir),
+        DEPT_URL_VARIABLE: department.url,
+        "LIFESIGN_DATABASE_URL": state.settings.database_url,
+    }
+    runner = CliRunner()
+    first = runner.invoke(cli, arguments, env=environment, catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    assert "dept_cremation: 3 row(s) pulled from " in first.output
+    assert "watermark (start) → 2026-10-01 10:00:00" in first.output
+    assert ":lifesign@" not in first.output  # the department's password is never shown
+    again = runner.invoke(cli, arguments, env=environment, catch_exceptions=False)
+    assert again.output.strip() == "dept_cremation: nothing new since 2026-10-01 10:00:00"
+
+    unknown = runner.invoke(cli, [*arguments[:4], "dept_nope"], env=environment)
+    assert unknown.exit_code == 2
+    assert "no source is called 'dept_nope'" in unknown.output
+    assert "dept_cremation, dept_nursing" in unknown.output

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +101,7 @@ class Drop:
     catalog: Catalog
     sources: dict[str, SourceDefinition]
     inbox: Path
+    sources_dir: Path
 
     def ingestor(self) -> Ingestor:
         return Ingestor(self.settings, self.catalog, self.sources, AS_OF)
@@ -154,7 +159,7 @@ def drop(tmp_path: Path, catalog: Catalog) -> Drop:
     (sources_dir / "drop_cremation_xlsx.yaml").write_text(XLSX_SOURCE, encoding="utf-8")
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    return Drop(settings, catalog, load_sources(sources_dir, catalog), inbox)
+    return Drop(settings, catalog, load_sources(sources_dir, catalog), inbox, sources_dir)
 
 
 def read_report(path: Path) -> dict[str, Any]:
@@ -362,3 +367,96 @@ def test_a_stop_request_finishes_the_current_file_then_stops(drop: Drop) -> None
     assert [r.name for r in results] == ["2026-03_火化登记.csv"]
     assert (drop.done() / "2026-03_火化登记.csv.report.json").is_file()
     assert drop.inbox_files() == ["2026-04_火化登记.csv"]
+
+
+# ----------------------------------------------------------------------------- the command
+
+# `lifesign ingest` is wired into the root command by lifesign/cli.py's SUBCOMMANDS; until
+# then (and harmlessly after) the tests add the group themselves.
+LIFESIGN = (
+    "from lifesign.cli import cli\n"
+    "from lifesign.ingest.cli import ingest\n"
+    "if 'ingest' not in cli.commands:\n"
+    "    cli.add_command(ingest)\n"
+    "cli()\n"
+)
+
+
+def lifesign_command(drop: Drop, *arguments: str) -> list[str]:
+    return [sys.executable, "-c", LIFESIGN, "--home", str(drop.settings.home), *arguments]
+
+
+def command_environment(drop: Drop) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("LIFESIGN_")}
+    environment["LIFESIGN_SOURCES"] = str(drop.sources_dir)
+    return environment
+
+
+def test_the_watch_command_once(drop: Drop) -> None:
+    drop.put("2026-03_火化登记.csv", cremation_csv(0, 4, bad_ids=1))
+    drop.put("readme.txt", b"hello")
+    done = subprocess.run(
+        lifesign_command(
+            drop,
+            "ingest",
+            "watch",
+            str(drop.inbox),
+            "--once",
+            "--interval",
+            "0.05",
+            "--as-of",
+            AS_OF.isoformat(),
+        ),
+        env=command_environment(drop),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith(f"looking at {drop.inbox} once")
+    assert any(
+        line.startswith("2026-03_火化登记.csv: ingested → done [drop_cremation] (batch ")
+        and "4 accepted, 1 rejected" in line
+        for line in lines
+    )
+    assert any(line.startswith("readme.txt: unmatched → unmatched") for line in lines)
+    assert lines[-1] == "2 file(s) taken"
+    assert all(id_number(n) not in done.stdout + done.stderr for n in range(PEOPLE))
+    today = dt.date.today().isoformat()
+    assert (drop.inbox / "done" / today / "2026-03_火化登记.csv.report.json").is_file()
+
+
+def test_ctrl_c_stops_the_watch_command_cleanly(drop: Drop) -> None:
+    process = subprocess.Popen(
+        lifesign_command(
+            drop,
+            "ingest",
+            "watch",
+            str(drop.inbox),
+            "--interval",
+            "0.05",
+            "--as-of",
+            AS_OF.isoformat(),
+        ),
+        env=command_environment(drop),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith(f"watching {drop.inbox}")
+        drop.put("2026-03_火化登记.csv", cremation_csv(0, 3))
+        taken = process.stdout.readline()
+        assert taken.startswith("2026-03_火化登记.csv: ingested → done"), taken
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, err
+    assert out.splitlines()[-1] == "1 file(s) taken"
+    assert "stopping after the current file" in err
