@@ -3,7 +3,8 @@
 Layout, under `settings.lake_dir`:
 
     evidence/month=YYYY-MM/source=CODE/batch-N.parquet   committed batches (one file per month)
-    _staging/batch-N/evidence/...                        a batch being written (same layout)
+    _staging/batch-N/YYYY-MM.CODE.parquet                a batch being written (flat: cheap to
+                                                         create and remove)
     _staging/batch-N.lock                                held (flock) while batch N is written
 
 A batch's files are written under `_staging/batch-N/`, the batch is committed in the state
@@ -15,7 +16,6 @@ Each file holds only `LAKE_SCHEMA`: no ID number, name, phone, place or anything
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
 import os
@@ -34,6 +34,10 @@ import pyarrow.parquet as pq
 
 from lifesign.config import Settings
 
+# A staged file is fsynced before its batch commits, so a committed batch survives a power
+# loss. LIFESIGN_LAKE_FSYNC=0 skips that (tests, throwaway benchmarks: a killed process does
+# not lose the page cache, only a power loss does).
+FSYNC_ENV = "LIFESIGN_LAKE_FSYNC"
 EVIDENCE_DIR = "evidence"
 STAGING_DIR = "_staging"
 
@@ -71,6 +75,10 @@ def staging_dir(lake_dir: Path, batch_id: int) -> Path:
 def partition_path(month: str, source: str, batch_id: int) -> Path:
     """The path of a batch's file of one month, relative to the lake (and to its staging)."""
     return Path(EVIDENCE_DIR) / f"month={month}" / f"source={source}" / f"batch-{batch_id}.parquet"
+
+
+def staged_name(month: str, source: str) -> str:
+    return f"{month}.{source}.parquet"
 
 
 def evidence_glob(settings: Settings) -> str:
@@ -221,8 +229,8 @@ class BatchWriter:
             pc.sort_indices(table, [("event_time", "ascending"), ("row", "ascending")])
         )
         if run.writer is None:
-            path = self.root / partition_path(month, self.source, self.batch_id)
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path = self.root / staged_name(month, self.source)
+            self.root.mkdir(parents=True, exist_ok=True)
             run.writer = pq.ParquetWriter(
                 path, LAKE_SCHEMA, compression="zstd", use_dictionary=["evidence_type", "source"]
             )
@@ -230,16 +238,21 @@ class BatchWriter:
         run.tables = []
         run.rows = 0
 
+    def flush(self) -> None:
+        """Write every buffered run now (the files stay open)."""
+        for month, run in sorted(self._months.items()):
+            self._flush(month, run)
+
     def close(self) -> list[Path]:
-        """Write what is buffered, close the files, fsync them; the staged paths (relative)."""
+        """Write what is buffered, close the files, fsync them; the staged paths."""
         written: list[Path] = []
         for month, run in sorted(self._months.items()):
             self._flush(month, run)
             assert run.writer is not None
             run.writer.close()
-            relative = partition_path(month, self.source, self.batch_id)
-            _fsync(self.root / relative)
-            written.append(relative)
+            staged = self.root / staged_name(month, self.source)
+            _fsync(staged)
+            written.append(staged)
         self._months.clear()
         return written
 
@@ -252,17 +265,13 @@ class BatchWriter:
 
 
 def _fsync(path: Path) -> None:
+    if os.environ.get(FSYNC_ENV, "1") == "0":
+        return
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    # Some file systems do not allow fsync on a folder; the rename is atomic all the same.
-    with contextlib.suppress(OSError):
-        _fsync(path)
 
 
 def publish(lake_dir: Path, batch_id: int) -> int:
@@ -274,13 +283,19 @@ def publish(lake_dir: Path, batch_id: int) -> int:
     root = staging_dir(lake_dir, batch_id)
     moved = 0
     if root.is_dir():
-        for staged in sorted(root.rglob("*.parquet")):
-            target = lake_dir / staged.relative_to(root)
-            target.parent.mkdir(parents=True, exist_ok=True)
+        for staged in sorted(root.glob("*.parquet")):
+            month, source, _ = staged.name.split(".", 2)
+            target = lake_dir / partition_path(month, source, batch_id)
+            if not target.parent.is_dir():
+                target.parent.mkdir(parents=True, exist_ok=True)
+            # No fsync of the folder: if a power loss undid this rename, the file would be back
+            # in staging and the batch still committed, and recover() renames it again.
             os.replace(staged, target)
-            _fsync_dir(target.parent)
             moved += 1
-        shutil.rmtree(root, ignore_errors=True)
+        try:
+            root.rmdir()
+        except OSError:
+            shutil.rmtree(root, ignore_errors=True)
     return moved
 
 

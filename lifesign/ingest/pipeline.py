@@ -346,16 +346,9 @@ class Ingestor:
             self.recover()
         started = time.monotonic()
         report = BatchReport(source=source.code, kind=kind, origin=origin, sha256=content_hash)
-        if content_hash is not None:
-            previous = self.committed_batch_with(source.code, content_hash)
-            if previous is not None:
-                report.already_ingested = True
-                report.batch_id = previous
-                self._fill_from_previous(report, previous)
-                return report
         source_lock = _SourceLock(self.lake_dir, source.code)
         with source_lock:
-            if content_hash is not None:  # another process may have committed it meanwhile
+            if content_hash is not None:  # checked under the lock: one writer per source
                 previous = self.committed_batch_with(source.code, content_hash)
                 if previous is not None:
                     report.already_ingested = True
@@ -365,29 +358,28 @@ class Ingestor:
             batch_lock, batch_id = self._open_batch(source, kind, origin, content_hash, size_bytes)
             report.batch_id = batch_id
             writer = BatchWriter(self.lake_dir, batch_id, source.code)
-            spill = lake.staging_dir(self.lake_dir, batch_id) / QUARANTINE_SPILL
+            spill = _QuarantineBuffer(lake.staging_dir(self.lake_dir, batch_id) / QUARANTINE_SPILL)
             try:
                 with self.engine.connect() as connection:
                     committed_keys = self._source_keys(connection, source.code)
                 pending = KeySet()
-                spill.parent.mkdir(parents=True, exist_ok=True)
-                with spill.open("w", encoding="utf-8") as spill_file:
-                    for number, chunk in enumerate(chunks):
-                        self._ingest_chunk(
-                            source,
-                            chunk,
-                            report,
-                            writer,
-                            committed_keys,
-                            pending,
-                            spill_file,
-                            quarantine_ids,
-                            outcomes,
-                        )
-                        if number == 0 and writer.rows:
-                            _fault("mid_write")
-                        if self.progress is not None:
-                            self.progress(report)
+                for number, chunk in enumerate(chunks):
+                    self._ingest_chunk(
+                        source,
+                        chunk,
+                        report,
+                        writer,
+                        committed_keys,
+                        pending,
+                        spill,
+                        quarantine_ids,
+                        outcomes,
+                    )
+                    if number == 0 and writer.rows and os.environ.get(FAULT_ENV) == "mid_write":
+                        writer.flush()  # half-written Parquet files in staging, then the kill
+                        _fault("mid_write")
+                    if self.progress is not None:
+                        self.progress(report)
                 writer.close()
                 _fault("after_staging")
                 report.seconds = time.monotonic() - started
@@ -470,7 +462,7 @@ class Ingestor:
         writer: BatchWriter,
         committed_keys: KeySet,
         pending: KeySet,
-        spill: Any,
+        spill: _QuarantineBuffer,
         quarantine_ids: Mapping[int, int] | None,
         outcomes: RowOutcomes | None,
     ) -> None:
@@ -485,7 +477,7 @@ class Ingestor:
                 value=mask_value(problem.field, problem.value),
                 reason=problem.reason,
                 message=problem.message,
-                raw=None,
+                raw=problem.raw,
                 origin=origin,
                 quarantine_ids=quarantine_ids,
             )
@@ -507,7 +499,7 @@ class Ingestor:
             if "event_time" in names
             else pa.chunked_array([pa.nulls(n, pa.string())])
         )
-        event_times = _flat(parse_event_times(raw_times, source.date_formats.get("event_time", ())))
+        event_times = _flat(parse_event_times(raw_times, source.formats_for("event_time")))
         checked = validate_chunk(
             table,
             evidence_types=evidence_types,
@@ -521,15 +513,15 @@ class Ingestor:
             raw_column = table.column("raw") if "raw" in names else None
             indices = pa.array([p.index for p in checked.problems], pa.int64())
             raws = raw_column.take(indices).to_pylist() if raw_column is not None else None
-            for position, problem in enumerate(checked.problems):
+            for position, bad in enumerate(checked.problems):
                 self._quarantine(
                     report,
                     spill,
-                    row=int(rows[problem.index]),
-                    field=problem.field,
-                    value=problem.value,
-                    reason=problem.reason,
-                    message=problem.message,
+                    row=int(rows[bad.index]),
+                    field=bad.field,
+                    value=bad.value,
+                    reason=bad.reason,
+                    message=bad.message,
                     raw=raws[position] if raws is not None else None,
                     origin=origin,
                     quarantine_ids=quarantine_ids,
@@ -600,7 +592,7 @@ class Ingestor:
     def _quarantine(
         self,
         report: BatchReport,
-        spill: Any,
+        spill: _QuarantineBuffer,
         *,
         row: int | None,
         field: str | None,
@@ -625,7 +617,7 @@ class Ingestor:
         }
         if quarantine_ids is not None and row is not None and row in quarantine_ids:
             entry["quarantine_id"] = quarantine_ids[row]
-        spill.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        spill.add(entry)
 
     # -- commit -------------------------------------------------------------------------------
 
@@ -633,26 +625,22 @@ class Ingestor:
         self,
         connection: Connection,
         report: BatchReport,
-        spill: Path,
+        spill: _QuarantineBuffer,
         quarantine_ids: Mapping[int, int] | None,
         outcomes: RowOutcomes | None,
     ) -> None:
         now = dt.datetime.now(dt.UTC)
         buffer: list[dict[str, Any]] = []
         retried_again: list[dict[str, Any]] = []
-        with spill.open(encoding="utf-8") as lines:
-            for line in lines:
-                entry = json.loads(line)
-                if "quarantine_id" in entry:
-                    retried_again.append(entry)
-                    continue
-                entry.update(
-                    batch_id=report.batch_id, source=report.source, status="open", note=None
-                )
-                buffer.append(entry)
-                if len(buffer) >= INSERT_ROWS:
-                    connection.execute(insert(quarantine_t), buffer)
-                    buffer.clear()
+        for entry in spill.entries():
+            if "quarantine_id" in entry:
+                retried_again.append(entry)
+                continue
+            entry.update(batch_id=report.batch_id, source=report.source, status="open", note=None)
+            buffer.append(entry)
+            if len(buffer) >= INSERT_ROWS:
+                connection.execute(insert(quarantine_t), buffer)
+                buffer.clear()
         if buffer:
             connection.execute(insert(quarantine_t), buffer)
         for entry in retried_again:  # still bad after a retry: stays open with the new reason
@@ -695,7 +683,7 @@ class Ingestor:
             .where(batches_t.c.batch_id == report.batch_id)
             .values(status="committed", finished_at=now, counts=report.counts)
         )
-        spill.unlink()
+        spill.close()
 
 
 def _where(path: Path) -> Location:
@@ -726,3 +714,37 @@ class _SourceLock:
 
     def __exit__(self, *_: Any) -> None:
         self._lock.release(remove=False)
+
+
+class _QuarantineBuffer:
+    """A batch's rejected records: in memory, spilled to a JSON-lines file in the batch's
+    staging folder past `SPILL_ROWS`, so a file full of bad records needs bounded memory."""
+
+    SPILL_ROWS = 20_000
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._memory: list[dict[str, Any]] = []
+        self._spilled = False
+
+    def add(self, entry: dict[str, Any]) -> None:
+        self._memory.append(entry)
+        if len(self._memory) >= self.SPILL_ROWS:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as handle:
+                for item in self._memory:
+                    handle.write(json.dumps(item, ensure_ascii=False) + "\n")
+            self._memory.clear()
+            self._spilled = True
+
+    def entries(self) -> Iterator[dict[str, Any]]:
+        if self._spilled:
+            with self.path.open(encoding="utf-8") as lines:
+                for line in lines:
+                    yield json.loads(line)
+        yield from self._memory
+
+    def close(self) -> None:
+        self._memory.clear()
+        if self._spilled:
+            self.path.unlink(missing_ok=True)

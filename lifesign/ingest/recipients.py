@@ -79,9 +79,8 @@ class Recipients:
         positions = np.searchsorted(self._keys, keys)
         positions[positions == self._keys.size] = 0
         found = (self._keys[positions] == keys) & (keys >= 0)
-        mask = pa.array(~found)
         person_id = pa.array(self._person_ids[positions], pa.int64(), mask=~found)
-        pseudonym = self._pseudonyms.take(pa.array(positions, mask=mask))
+        pseudonym = self._pseudonyms.take(pa.array(positions, mask=~found))
         return Lookup(found, person_id, pseudonym)
 
 

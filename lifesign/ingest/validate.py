@@ -218,7 +218,7 @@ def _canonical_rows(matrix: npt.NDArray[np.uint8], as_of: dt.date) -> Bools:
     ok &= year * 10000 + month * 100 + day <= as_of.year * 10000 + as_of.month * 100 + as_of.day
     total = (np.where(ok[:, None], first17, 0) * _WEIGHTS).sum(axis=1) % 11
     ok &= _CHECK_BYTES[total] == last
-    return ok
+    return np.asarray(ok, dtype=bool)
 
 
 def id_keys(canonical: pa.Array | pa.ChunkedArray) -> I64:
