@@ -23,6 +23,10 @@ SUBCOMMANDS = (
     "lifesign.synth.cli:synth",
     "lifesign.registry.cli:registry",
     "lifesign.store.cli:db",
+    "lifesign.ingest.cli:ingest",
+    "lifesign.ingest.cli:batches",
+    "lifesign.ingest.cli:lake_group",
+    "lifesign.ingest.cli:quarantine",
 )
 
 err_console = Console(stderr=True)
