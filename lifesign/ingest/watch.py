@@ -162,7 +162,8 @@ class FileResult:
 
     def log_line(self) -> str:
         """One line for the log: the file name, where it went, and the counts (no records)."""
-        where = self.moved_to.parent.name if self.outcome != "ingested" else "done"
+        done = self.outcome in ("ingested", "already_ingested")
+        where = DONE_DIR if done else self.moved_to.parent.name
         text = f"{self.name}: {self.outcome.replace('_', ' ')} → {where}"
         if self.source:
             text += f" [{self.source}]"

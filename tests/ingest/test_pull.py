@@ -612,3 +612,33 @@ def test_the_pull_command(department: Department, state: State) -> None:
     assert unknown.exit_code == 2
     assert "no source is called 'dept_nope'" in unknown.output
     assert "dept_cremation, dept_nursing" in unknown.output
+
+
+def test_a_concurrent_pull_that_committed_first_rolls_the_other_back(state: State) -> None:
+    """Two pulls of one source started from the same watermark: the second to commit sees
+    that the stored watermark moved and refuses (the batch's transaction rolls back)."""
+    from lifesign.ingest.pull import save_watermark
+
+    engine = state.engine()
+    try:
+        with engine.begin() as connection:
+            save_watermark(connection, "dept_cremation", Watermark(5), None, expected=None)
+        with (
+            pytest.raises(PullError, match="another pull of this source committed"),
+            engine.begin() as connection,
+        ):
+            save_watermark(connection, "dept_cremation", Watermark(9), None, expected=None)
+    finally:
+        engine.dispose()
+    assert state.watermark("dept_cremation") == Watermark(5)
+
+
+def test_the_documented_example_is_a_valid_definition(catalog: Catalog) -> None:
+    from lifesign.ingest.sources import load_source_text
+
+    doc = Path(__file__).parents[2] / "docs" / "drop-folder-and-pull.md"
+    text_of_doc = doc.read_text(encoding="utf-8")
+    example = text_of_doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    source = load_source_text(example, catalog, "drop-folder-and-pull.md")
+    assert source.pull is not None
+    assert (source.pull.url, source.pull.watermark_column) == ("env:MINZHENG_DB_URL", "序号")
