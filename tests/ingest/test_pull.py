@@ -587,10 +587,7 @@ def test_the_pull_command(department: Department, state: State) -> None:
     from click.testing import CliRunner
 
     from lifesign.cli import cli
-    from lifesign.ingest.cli import ingest
 
-    if "ingest" not in cli.commands:  # until lifesign/cli.py's SUBCOMMANDS lists it
-        cli.add_command(ingest)
     department.add_cremations(cremations(0, 3, "2026-10-01 10:00:00"))
     arguments = ["--home", str(state.settings.home), "ingest", "pull", "dept_cremation"]
     arguments += ["--as-of", AS_OF.isoformat()]

@@ -371,15 +371,8 @@ def test_a_stop_request_finishes_the_current_file_then_stops(drop: Drop) -> None
 
 # ----------------------------------------------------------------------------- the command
 
-# `lifesign ingest` is wired into the root command by lifesign/cli.py's SUBCOMMANDS; until
-# then (and harmlessly after) the tests add the group themselves.
-LIFESIGN = (
-    "from lifesign.cli import cli\n"
-    "from lifesign.ingest.cli import ingest\n"
-    "if 'ingest' not in cli.commands:\n"
-    "    cli.add_command(ingest)\n"
-    "cli()\n"
-)
+# The `lifesign` command, run by this interpreter (the venv's console script may not be on PATH).
+LIFESIGN = "from lifesign.cli import main\nmain()\n"
 
 
 def lifesign_command(drop: Drop, *arguments: str) -> list[str]:
