@@ -550,6 +550,14 @@ def test_what_the_department_database_lacks_is_said_clearly(
     assert "逝者身份证号 (for id_number)" in missing.value.why
     assert "身份证" in missing.value.why
 
+    with department.engine.begin() as connection:
+        connection.execute(text("DROP TABLE 火化登记"))
+    with pytest.raises(PullError) as refused:
+        pull_source(state.ingestor(), source)
+    assert refused.value.what == "the department database refused the pull"
+    assert "火化登记" in refused.value.why  # the database's own message names the table
+    assert state.batches(source.code) == []
+
     monkeypatch.delenv(DEPT_URL_VARIABLE)
     with pytest.raises(PullError) as unset:
         pull_source(state.ingestor(), source)
