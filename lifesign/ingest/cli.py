@@ -387,7 +387,8 @@ def trace(ctx: click.Context, record_id: str, source: str | None) -> None:
         table.add_row("batch", str(record["batch_id"]))
         if batch is not None:
             table.add_row("batch kind", batch.kind)
-            table.add_row("file", batch.file_name or "")
+            table.add_row("file", Path(batch.file_name).name if batch.file_name else "")
+            table.add_row("path", batch.file_name or "")
             table.add_row("sha256", batch.sha256 or "")
             table.add_row("ingested", str(batch.finished_at or batch.started_at))
         table.add_row("row", str(record["row"]))
