@@ -70,7 +70,7 @@ def test_every_rejection_reason_is_quarantined_with_file_row_and_field(world: Wo
             "2026-05-01",
             "张三",
             "",
-        ],  # fmt: skip
+        ],
         ["R10", "", "mi_inpatient", "2026-05-01", "张三", ""],  # 10 empty ID
         ["R11", good, "mi_inpatient", "2026-13-45", "张三", ""],  # 11 bad_event_time
         ["R12", good, "mi_inpatient", "2026-11-01 00:00:00", "张三", ""],  # 12 future
