@@ -235,13 +235,13 @@ def retry(
             "retry takes a file written by lifesign quarantine export, corrected",
             Location(file=path.name, line=1),
         )
-    open_entries = _open_entries(ingestor.engine, path)
-    codes = {code for code, _ in open_entries.values()}
+    named = _named_entries(ingestor.engine, path)
+    codes = {code for code, _ in named.values()}
     if source_code is None:
         if len(codes) != 1:
             raise QuarantineError(
                 "cannot tell which source the file is of",
-                "its open entries are of "
+                "its entries are of "
                 + (", ".join(sorted(codes)) if codes else "no source")
                 + "; give --source",
                 Location(file=path.name),
@@ -252,7 +252,9 @@ def retry(
             f"unknown source {source_code!r}", "see lifesign/ingest/data/sources/", Location()
         )
     source = sources[source_code]
-    wanted = {qid for qid, (code, _) in open_entries.items() if code == source_code}
+    wanted = {
+        qid for qid, (code, status) in named.items() if code == source_code and status == "open"
+    }
     row_to_id: dict[int, int] = {}
     skipped = [0]
     sha256, size = file_digest(path)
@@ -283,8 +285,8 @@ def retry(
     )
 
 
-def _open_entries(engine: Engine, path: Path) -> dict[int, tuple[str, str]]:
-    """quarantine_id -> (source, status) of the open entries the file names."""
+def _named_entries(engine: Engine, path: Path) -> dict[int, tuple[str, str]]:
+    """quarantine_id -> (source, status) of the entries the file names."""
     ids: set[int] = set()
     with path.open(encoding="utf-8-sig", newline="") as handle:
         for record in csv.DictReader(handle):
@@ -299,7 +301,7 @@ def _open_entries(engine: Engine, path: Path) -> dict[int, tuple[str, str]]:
             for qid, code, status in connection.execute(
                 select(
                     quarantine_t.c.quarantine_id, quarantine_t.c.source, quarantine_t.c.status
-                ).where(quarantine_t.c.quarantine_id.in_(part), quarantine_t.c.status == "open")
+                ).where(quarantine_t.c.quarantine_id.in_(part))
             ):
                 found[int(qid)] = (code, status)
     return found
