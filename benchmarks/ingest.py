@@ -35,7 +35,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_city import tree_rss  # noqa: E402  (benchmarks are scripts, not a package)
+from synth_city import tree_rss  # benchmarks are scripts, not a package
 
 WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 CHECK = np.frombuffer(b"10X98765432", dtype=np.uint8)
