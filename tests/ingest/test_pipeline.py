@@ -171,8 +171,8 @@ def test_non_recipients_are_dropped_or_kept_and_id_forms_are_normalised(world: W
     assert lake["A3"]["pseudonym"] == pseudonymizer.pseudonym(RECIPIENTS[1])
     engine = make_engine(world.settings.database_url)
     with engine.connect() as connection:
-        rows = connection.execute(text("SELECT id_number, person_id FROM people")).all()
-        person: dict[str, int] = {str(i): int(p) for i, p in rows}
+        people = connection.execute(text("SELECT id_number, person_id FROM people")).all()
+        person: dict[str, int] = {str(i): int(p) for i, p in people}
     engine.dispose()
     assert lake["A4"]["person_id"] == person[RECIPIENTS[2]]
 
