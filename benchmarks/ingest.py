@@ -228,7 +228,8 @@ def city(directory: Path, as_of: str, workers: int) -> None:
         seconds = time.perf_counter() - started
         done.set()
         sampler.join()
-        print(output[-6000:])
+        summary = output.find("ingest (by source)")
+        print(output[summary - 40 :] if summary >= 40 else output[-6000:])
         if process.returncode:
             print(f"ingest all failed with exit code {process.returncode}")
             return
