@@ -13,7 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lifesign.store import current_revision, downgrade, head_revision, make_engine, migrate
-from lifesign.store.models import Base, Batch, Enrollment, ImportRejection, Payment, Person
+from lifesign.store.models import Batch, Enrollment, ImportRejection, Payment, Person
+from lifesign.store.schema import metadata
 
 TABLES = {"people", "enrollments", "payments", "batches", "import_rejections"}
 
@@ -36,7 +37,7 @@ def test_upgrade_and_downgrade(database_url: str) -> None:
 def test_models_match_migrations(engine: Engine) -> None:
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": False})
-        differences = compare_metadata(context, Base.metadata)
+        differences = compare_metadata(context, metadata)
     assert differences == []
 
 

@@ -1,0 +1,1 @@
+"""Certification: the pass over the evidence lake, the decisions ledger, explanations."""

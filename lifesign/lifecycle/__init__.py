@@ -1,0 +1,1 @@
+"""The daily lifecycle: reminders, visit tasks, suspension, resumption, termination."""

@@ -1,0 +1,7 @@
+"""State tables of lifesign.lifecycle (declared on the shared Base; created by its migration)."""
+
+from __future__ import annotations
+
+from lifesign.store.models import Base
+
+__all__ = ["Base"]

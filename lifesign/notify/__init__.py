@@ -1,0 +1,1 @@
+"""Notifications: the outbox, message templates, SMS gateways."""
