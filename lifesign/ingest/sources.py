@@ -221,7 +221,8 @@ def sources_directory(directory: Path | None = None) -> Path:
 
 def load_sources(directory: Path | None, catalog: Catalog) -> dict[str, SourceDefinition]:
     """Load and validate every `*.yaml`/`*.yml` in the folder (None: $LIFESIGN_SOURCES or the
-    packaged definitions), by source code. Raises SourceDefinitionError with every problem."""
+    packaged definitions) and in the folders plugins give (lifesign_source_definition_dirs),
+    by source code. Raises SourceDefinitionError with every problem."""
     folder = sources_directory(directory)
     problems: list[SourceProblem] = []
     if not folder.is_dir():
@@ -234,10 +235,17 @@ def load_sources(directory: Path | None, catalog: Catalog) -> dict[str, SourceDe
             [SourceProblem(folder.name, "", "no source definition files (*.yaml) in the folder")],
             folder,
         )
+    from lifesign.plugins import extra_source_dirs  # plugins may ship department feeds
+
+    for extra in extra_source_dirs():
+        if not extra.is_dir():
+            problems.append(SourceProblem(str(extra), "", "a plugin's source folder is missing"))
+            continue
+        files += sorted(p for p in extra.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
     found: dict[str, SourceDefinition] = {}
     first_file: dict[str, str] = {}
     for path in files:
-        checker = _Checker(path.name, problems, catalog)
+        checker = _Checker(path.name if path.parent == folder else str(path), problems, catalog)
         definition = checker.load(path)
         if definition is None:
             continue

@@ -1,0 +1,502 @@
+"""The SMS outbox: queue a message once, deliver it once.
+
+    enqueue(connection, person_id=..., phone=..., reason="reminder_60", period_key="2026-05-04",
+            params={...}, now=...)          # in the caller's transaction; False if already there
+    deliver_due(engine, gateway, now)       # its own transactions, one message at a time
+
+At most once per person, reason and period: UNIQUE(person_id, reason, period_key). Delivery
+(docs/notifications.md, "Guarantees"): a message is claimed ('sending', committed) before the
+gateway is called with idempotency key = the outbox id, and its outcome is committed after.
+A process that dies in between leaves it 'sending'; the next run recovers it once the lease
+has passed: it asks the gateway (`lookup`) if it can, else re-sends with the same key if the
+gateway deduplicates on it, else marks it failed with "outcome unknown" rather than risk a
+second SMS.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+from sqlalchemy import Connection, Engine, Row, Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from lifesign.errors import LifesignError
+from lifesign.notify.config import NotifyConfig, RetryPolicy, load_notify_config
+from lifesign.notify.gateways.base import Gateway, OutgoingMessage, SendResult
+from lifesign.notify.models import OutboxMessage
+from lifesign.notify.templates import DEFAULT_LANG, load_templates
+
+log = logging.getLogger(__name__)
+
+outbox = cast(Table, OutboxMessage.__table__)
+
+# The one table of which status may follow which.
+MESSAGE_TRANSITIONS: dict[str, frozenset[str]] = {
+    "queued": frozenset({"sending", "failed"}),
+    "sending": frozenset({"sent", "queued", "failed"}),
+    "sent": frozenset({"delivered", "undeliverable"}),
+    "failed": frozenset({"queued"}),  # an operator's `lifesign notify retry`
+    "delivered": frozenset(),
+    "undeliverable": frozenset(),
+}
+
+EnqueueOutcome = Literal["queued", "duplicate", "no_phone"]
+
+
+class OutboxError(LifesignError):
+    """A message cannot be queued or moved as asked."""
+
+
+# --------------------------------------------------------------------------------------------
+# Time: stored in UTC; a naive time from a caller is the city's local time (notify.yaml).
+# --------------------------------------------------------------------------------------------
+
+
+def to_utc(moment: dt.datetime, config: NotifyConfig) -> dt.datetime:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=config.timezone)
+    return moment.astimezone(dt.UTC)
+
+
+def from_db(moment: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands back naive UTC; PostgreSQL an aware time."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def quiet_hours_end(moment: dt.datetime, config: NotifyConfig) -> dt.datetime | None:
+    """When the quiet hours around `moment` end (UTC), or None if `moment` is not in them."""
+    local = to_utc(moment, config).astimezone(config.timezone)
+    clock = local.time().replace(tzinfo=None)
+    start, end = config.quiet_start, config.quiet_end
+    if start == end:
+        return None
+    if start > end:  # over midnight, e.g. 21:00-08:00
+        if clock >= start:
+            day = local.date() + dt.timedelta(days=1)
+        elif clock < end:
+            day = local.date()
+        else:
+            return None
+    elif start <= clock < end:
+        day = local.date()
+    else:
+        return None
+    return dt.datetime.combine(day, end, tzinfo=config.timezone).astimezone(dt.UTC)
+
+
+def backoff(attempts: int, message_id: int, policy: RetryPolicy) -> dt.timedelta:
+    """Wait before the next attempt after `attempts` failed ones: exponential, capped, with a
+    jitter drawn from (seed, message, attempt) so that a run can be replayed exactly."""
+    delay = min(policy.base_seconds * policy.factor ** (attempts - 1), policy.max_seconds)
+    spread = random.Random(f"{policy.seed}:{message_id}:{attempts}").uniform(-1, 1)
+    return dt.timedelta(seconds=delay * (1 + policy.jitter * spread))
+
+
+# --------------------------------------------------------------------------------------------
+# Queueing
+# --------------------------------------------------------------------------------------------
+
+
+def enqueue(
+    connection: Connection,
+    *,
+    person_id: int,
+    phone: str | None,
+    reason: str,
+    period_key: str,
+    params: Mapping[str, Any],
+    lang: str = DEFAULT_LANG,
+    now: dt.datetime,
+) -> bool:
+    """Queue one SMS in the caller's transaction. True if queued; False if this person already
+    has a message for this reason and period, or has no phone (see `enqueue_message` for
+    which). The body is rendered now (TemplateError if a parameter is missing)."""
+    outcome = enqueue_message(
+        connection,
+        person_id=person_id,
+        phone=phone,
+        reason=reason,
+        period_key=period_key,
+        params=params,
+        lang=lang,
+        now=now,
+    )
+    return outcome == "queued"
+
+
+def enqueue_message(
+    connection: Connection,
+    *,
+    person_id: int,
+    phone: str | None,
+    reason: str,
+    period_key: str,
+    params: Mapping[str, Any],
+    lang: str = DEFAULT_LANG,
+    now: dt.datetime,
+    config: NotifyConfig | None = None,
+) -> EnqueueOutcome:
+    """Like `enqueue`, saying why nothing was queued: 'duplicate' or 'no_phone'."""
+    config = config or load_notify_config()
+    number = "".join((phone or "").split())
+    if not number:
+        return "no_phone"
+    templates = load_templates(lang, sms=config.sms)
+    rendered = templates.render(reason, params)
+    segments = config.sms.segments(rendered.body)
+    if segments > config.sms.max_segments:
+        log.warning(
+            "SMS %s for person %s takes %d segments (limit %d)",
+            rendered.template,
+            person_id,
+            segments,
+            config.sms.max_segments,
+        )
+    moment = to_utc(now, config)
+    values = {
+        "person_id": person_id,
+        "phone": number,
+        "reason": reason,
+        "period_key": period_key,
+        "lang": lang,
+        "template": rendered.template,
+        "params": rendered.params,
+        "body": rendered.body,
+        "status": "queued",
+        "attempts": 0,
+        "next_attempt_at": moment,
+        "created_at": moment,
+    }
+    dialect = connection.dialect.name
+    conflict = ["person_id", "reason", "period_key"]
+    if dialect == "postgresql":
+        statement: Any = (
+            postgresql.insert(outbox)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=conflict)
+        )
+    elif dialect == "sqlite":
+        statement = (
+            sqlite.insert(outbox).values(**values).on_conflict_do_nothing(index_elements=conflict)
+        )
+    else:
+        raise OutboxError(f"the outbox does not support database {dialect!r}", "")
+    result = connection.execute(statement)
+    return "queued" if result.rowcount == 1 else "duplicate"
+
+
+# --------------------------------------------------------------------------------------------
+# Delivery
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DeliveryReport:
+    """What one delivery run did."""
+
+    gateway: str
+    sent: int = 0
+    retry_scheduled: int = 0
+    failed: int = 0
+    held_for_quiet_hours: int = 0
+    recovered: int = 0  # left 'sending' by a dead process, resolved now
+    outcome_unknown: int = 0  # ... and marked failed, because re-sending could duplicate
+    quiet_until: dt.datetime | None = None
+    errors: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def attempted(self) -> int:
+        return self.sent + self.retry_scheduled + self.failed
+
+
+def transition(
+    connection: Connection,
+    message_id: int,
+    from_status: str,
+    to_status: str,
+    **values: Any,
+) -> bool:
+    """Move one message from `from_status` to `to_status` (checked against
+    MESSAGE_TRANSITIONS). False if it was not in `from_status` any more (another run moved it)."""
+    if to_status not in MESSAGE_TRANSITIONS.get(from_status, frozenset()):
+        raise OutboxError(
+            f"an SMS cannot go from {from_status!r} to {to_status!r}",
+            f"allowed after {from_status!r}: "
+            f"{', '.join(sorted(MESSAGE_TRANSITIONS.get(from_status, ()))) or 'nothing'}",
+        )
+    result = connection.execute(
+        update(outbox)
+        .where(outbox.c.message_id == message_id, outbox.c.status == from_status)
+        .values(status=to_status, **values)
+    )
+    return result.rowcount == 1
+
+
+def deliver_due(
+    engine: Engine,
+    gateway: Gateway,
+    now: dt.datetime,
+    *,
+    limit: int | None = None,
+    config: NotifyConfig | None = None,
+) -> DeliveryReport:
+    """Send what is due at `now` through `gateway`: recover abandoned sends, then up to `limit`
+    (default: max_per_run of notify.yaml) queued messages, oldest first. Outside quiet hours
+    only; in them, due messages are moved to the end of the quiet hours."""
+    config = config or load_notify_config()
+    moment = to_utc(now, config)
+    report = DeliveryReport(gateway=gateway.name)
+    budget = limit if limit is not None else config.max_per_run
+    quiet_end = quiet_hours_end(moment, config)
+    if quiet_end is not None:
+        with engine.begin() as connection:
+            held = connection.execute(
+                update(outbox)
+                .where(outbox.c.status == "queued", outbox.c.next_attempt_at < quiet_end)
+                .values(next_attempt_at=quiet_end)
+            )
+        report.held_for_quiet_hours = held.rowcount
+        report.quiet_until = quiet_end
+        return report
+
+    for row in _abandoned(engine, moment - config.sending_lease, budget):
+        budget -= 1
+        _recover(engine, gateway, row, moment, config, report)
+    while budget > 0:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(outbox)
+                .where(outbox.c.status == "queued", outbox.c.next_attempt_at <= moment)
+                .order_by(outbox.c.next_attempt_at, outbox.c.message_id)
+                .limit(min(budget, 500))
+            ).all()
+        if not rows:
+            break
+        for row in rows:
+            budget -= 1
+            if _claim(engine, row, gateway, moment):
+                _attempt(engine, gateway, row, row.attempts + 1, moment, config, report)
+    return report
+
+
+def _abandoned(engine: Engine, before: dt.datetime, budget: int) -> list[Row[Any]]:
+    if budget <= 0:
+        return []
+    with engine.connect() as connection:
+        return list(
+            connection.execute(
+                select(outbox)
+                .where(outbox.c.status == "sending", outbox.c.sending_at <= before)
+                .order_by(outbox.c.message_id)
+                .limit(budget)
+            ).all()
+        )
+
+
+def _claim(engine: Engine, row: Row[Any], gateway: Gateway, moment: dt.datetime) -> bool:
+    """Mark the message 'sending' and COMMIT before the gateway is called: from here on a
+    crash leaves a trace instead of a silent second send."""
+    with engine.begin() as connection:
+        return transition(
+            connection,
+            row.message_id,
+            "queued",
+            "sending",
+            attempts=row.attempts + 1,
+            sending_at=moment,
+            gateway=gateway.name,
+        )
+
+
+def _message(row: Row[Any], moment: dt.datetime) -> OutgoingMessage:
+    return OutgoingMessage(
+        idempotency_key=str(row.message_id),
+        phone=row.phone,
+        body=row.body,
+        reason=row.reason,
+        template=row.template,
+        lang=row.lang,
+        params=dict(row.params or {}),
+        at=moment,
+    )
+
+
+def _call(action: Callable[[], SendResult], gateway: Gateway) -> SendResult:
+    """A gateway that raises has not told us the outcome: a retry (same key) will."""
+    try:
+        return action()
+    except Exception as error:  # any failure of a third-party gateway is a failed attempt
+        log.warning("gateway %s raised %s", gateway.name, type(error).__name__)
+        return SendResult.retry(f"{type(error).__name__}: {error}")
+
+
+def _attempt(
+    engine: Engine,
+    gateway: Gateway,
+    row: Row[Any],
+    attempts: int,
+    moment: dt.datetime,
+    config: NotifyConfig,
+    report: DeliveryReport,
+) -> None:
+    message = _message(row, moment)
+    result = _call(lambda: gateway.send(message), gateway)
+    _record(engine, row.message_id, attempts, result, moment, config, report)
+
+
+def _record(
+    engine: Engine,
+    message_id: int,
+    attempts: int,
+    result: SendResult,
+    moment: dt.datetime,
+    config: NotifyConfig,
+    report: DeliveryReport,
+) -> None:
+    with engine.begin() as connection:
+        if result.accepted:
+            transition(
+                connection,
+                message_id,
+                "sending",
+                "sent",
+                gateway_ref=result.reference,
+                sent_at=moment,
+                last_error=None,
+            )
+            report.sent += 1
+            return
+        error = (result.error or "rejected without a reason")[:1000]
+        report.errors[error.split(":")[0][:80]] = report.errors.get(error.split(":")[0][:80], 0) + 1
+        if result.retryable and attempts < config.retry.max_attempts:
+            transition(
+                connection,
+                message_id,
+                "sending",
+                "queued",
+                next_attempt_at=moment + backoff(attempts, message_id, config.retry),
+                last_error=error,
+            )
+            report.retry_scheduled += 1
+        else:
+            if result.retryable:
+                error = f"gave up after {attempts} attempts: {error}"
+            transition(connection, message_id, "sending", "failed", last_error=error)
+            report.failed += 1
+
+
+def _recover(
+    engine: Engine,
+    gateway: Gateway,
+    row: Row[Any],
+    moment: dt.datetime,
+    config: NotifyConfig,
+    report: DeliveryReport,
+) -> None:
+    """A message a dead process left 'sending': find out, re-send safely, or give up loudly."""
+    report.recovered += 1
+    if row.gateway != gateway.name:
+        _give_up(engine, row, f"it was being sent through gateway {row.gateway!r}", report)
+        return
+    message = _message(row, moment)
+    lookup = getattr(gateway, "lookup", None)
+    if callable(lookup):
+        found = _call(lambda: lookup(message) or SendResult.permanent("not found"), gateway)
+        if found.accepted:
+            _record(engine, row.message_id, row.attempts, found, moment, config, report)
+            return
+        if found.retryable:  # the gateway could not answer: ask again on a later run
+            with engine.begin() as connection:
+                connection.execute(
+                    update(outbox)
+                    .where(outbox.c.message_id == row.message_id, outbox.c.status == "sending")
+                    .values(sending_at=moment, last_error=found.error)
+                )
+            return
+        # the gateway has never seen it: sending it now is the first send
+    elif not gateway.deduplicates:
+        _give_up(engine, row, f"gateway {gateway.name!r} cannot tell and does not dedupe", report)
+        return
+    with engine.begin() as connection:
+        claimed = connection.execute(
+            update(outbox)
+            .where(outbox.c.message_id == row.message_id, outbox.c.status == "sending")
+            .values(attempts=row.attempts + 1, sending_at=moment)
+        )
+    if claimed.rowcount == 1:
+        _attempt(engine, gateway, row, row.attempts + 1, moment, config, report)
+
+
+def _give_up(engine: Engine, row: Row[Any], why: str, report: DeliveryReport) -> None:
+    with engine.begin() as connection:
+        transition(
+            connection,
+            row.message_id,
+            "sending",
+            "failed",
+            last_error=f"outcome unknown: the sending process stopped and {why}; not re-sent, "
+            "so that nobody gets it twice — check the gateway's records, then "
+            "`lifesign notify retry` if it never arrived",
+        )
+    report.outcome_unknown += 1
+
+
+# --------------------------------------------------------------------------------------------
+# Receipts and operator actions
+# --------------------------------------------------------------------------------------------
+
+RECEIPT_STATUSES = ("delivered", "undeliverable")
+
+
+def record_delivery(
+    engine: Engine,
+    gateway_ref: str,
+    status: str,
+    at: dt.datetime,
+    *,
+    gateway: str | None = None,
+    error: str | None = None,
+    config: NotifyConfig | None = None,
+) -> bool:
+    """A delivery receipt from the gateway: the message it knows as `gateway_ref` reached the
+    phone ('delivered') or never will ('undeliverable'). False if no sent message has it."""
+    if status not in RECEIPT_STATUSES:
+        raise OutboxError(
+            f"unknown delivery status {status!r}", f"expected {' or '.join(RECEIPT_STATUSES)}"
+        )
+    config = config or load_notify_config()
+    moment = to_utc(at, config)
+    with engine.begin() as connection:
+        query = select(outbox.c.message_id).where(
+            outbox.c.gateway_ref == gateway_ref, outbox.c.status == "sent"
+        )
+        if gateway is not None:
+            query = query.where(outbox.c.gateway == gateway)
+        message_id = connection.execute(query).scalar()
+        if message_id is None:
+            return False
+        values: dict[str, Any] = {"delivered_at": moment}
+        if status == "undeliverable":
+            values = {"last_error": error or "undeliverable (receipt)"}
+        return transition(connection, message_id, "sent", status, **values)
+
+
+def retry_failed(engine: Engine, message_id: int, now: dt.datetime) -> bool:
+    """An operator sends a failed message again (after checking it never arrived)."""
+    config = load_notify_config()
+    with engine.begin() as connection:
+        return transition(
+            connection,
+            message_id,
+            "failed",
+            "queued",
+            attempts=0,
+            next_attempt_at=to_utc(now, config),
+        )
