@@ -94,6 +94,8 @@ class Person(Base):
     grid_code: Mapped[str | None] = mapped_column(String(32), index=True)
     address: Mapped[str | None] = mapped_column(String(256))
     household_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    last_certified_on: Mapped[dt.date | None] = mapped_column(Date)  # before go-live (0003)
+    last_certification_channel: Mapped[str | None] = mapped_column(String(16))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.batch_id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
