@@ -329,12 +329,16 @@ def _message(row: Row[Any], moment: dt.datetime) -> OutgoingMessage:
 
 
 def _call(action: Callable[[], SendResult], gateway: Gateway) -> SendResult:
-    """A gateway that raises has not told us the outcome: a retry (same key) will."""
+    """A gateway that raises has not told us the outcome. If it dedupes, a retry with the same
+    key is safe; if not, the message might have gone out: fail it rather than risk a second."""
     try:
         return action()
     except Exception as error:  # any failure of a third-party gateway is a failed attempt
         log.warning("gateway %s raised %s", gateway.name, type(error).__name__)
-        return SendResult.retry(f"{type(error).__name__}: {error}")
+        text = f"{type(error).__name__}: {error}"
+        if gateway.deduplicates:
+            return SendResult.retry(text)
+        return SendResult.permanent(f"outcome unknown ({text}); gateway does not dedupe")
 
 
 def _attempt(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from lifesign.config import Settings
+from lifesign.errors import LifesignError
 
 
 @dataclass(frozen=True)
@@ -76,3 +77,7 @@ class GatewayFactory(Protocol):
     name: str
 
     def from_settings(self, settings: Settings, options: Mapping[str, Any]) -> Gateway: ...
+
+
+class GatewayConfigError(LifesignError):
+    """A gateway cannot be built: missing credentials, URL, SDK or template mapping."""

@@ -6,9 +6,11 @@ from collections.abc import Sequence
 
 from lifesign.hookspecs import hookimpl
 from lifesign.notify.gateways.base import GatewayFactory
+from lifesign.notify.gateways.clouds import AliyunGateway, TencentGateway
+from lifesign.notify.gateways.http import HttpGateway
 from lifesign.notify.gateways.local import ConsoleGateway, FileGateway
 
 
 @hookimpl
 def lifesign_sms_gateways() -> Sequence[GatewayFactory]:
-    return [FileGateway, ConsoleGateway]
+    return [FileGateway, ConsoleGateway, HttpGateway, AliyunGateway, TencentGateway]
