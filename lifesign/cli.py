@@ -29,6 +29,10 @@ SUBCOMMANDS = (
     "lifesign.ingest.cli:quarantine",
     "lifesign.notify.cli:notify",
     "lifesign.plugins:plugins_command",
+    "lifesign.lifecycle.cli:run",
+    "lifesign.lifecycle.cli:visit",
+    "lifesign.replay.cli:replay",
+    "lifesign.replay.cli:score",
 )
 
 err_console = Console(stderr=True)

@@ -74,6 +74,7 @@ class SourceArrival(Base):
     source: Mapped[str] = mapped_column(String(128))
     arrived_on: Mapped[dt.date] = mapped_column(Date)
     records: Mapped[int] = mapped_column(Integer)
+    strong_alive_records: Mapped[int] = mapped_column(Integer)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.run_id"))
 
     __table_args__ = (Index(None, "source", "arrived_on"),)

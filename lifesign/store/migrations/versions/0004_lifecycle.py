@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(128), nullable=False),
         sa.Column("arrived_on", sa.Date(), nullable=False),
         sa.Column("records", sa.Integer(), nullable=False),
+        sa.Column("strong_alive_records", sa.Integer(), nullable=False),
         sa.Column("run_id", sa.Integer()),
         sa.ForeignKeyConstraint(
             ["batch_id"], ["batches.batch_id"], name=op.f("fk_source_arrivals_batch_id_batches")
