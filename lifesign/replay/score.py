@@ -16,6 +16,7 @@ and the truth folder, nothing else. Listings show masked ID numbers only.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import statistics
 from collections import defaultdict
@@ -122,8 +123,18 @@ def _as_date(value: Any) -> dt.date:
     return dt.date.fromisoformat(str(value)[:10])
 
 
-def _month_start(period: str) -> dt.date:
-    return dt.date(int(period[:4]), int(period[5:7]), 1)
+def overpaid_part(amount: Decimal, period: str, death_date: dt.date) -> Decimal:
+    """What of one month's payment was for time after the death (DOMAIN.md: death ends
+    payment from the date of death): all of a later month, the days after the death of the
+    death month."""
+    start = dt.date(int(period[:4]), int(period[5:7]), 1)
+    death_month = death_date.replace(day=1)
+    if start > death_month:
+        return amount
+    if start < death_month:
+        return Decimal(0)
+    days = calendar.monthrange(start.year, start.month)[1]
+    return (amount * (days - death_date.day) / days).quantize(Decimal("0.01"))
 
 
 def score(engine: Engine, truth_dir: Path, as_of: dt.date | None = None) -> ScoreReport:
@@ -319,7 +330,7 @@ class _Overpaid:
 def _payments_after_death(
     connection: Any, truth: Mapping[str, TruePerson], ids: Mapping[str, int], as_of: dt.date
 ) -> _Overpaid:
-    """The truth of overpayments: payments for months after the death month, paid by `as_of`."""
+    """The truth of overpayments: what was paid by `as_of` for the time after each death."""
     dead = {
         ids[idn]: person
         for idn, person in truth.items()
@@ -336,9 +347,9 @@ def _payments_after_death(
         person = dead.get(int(row.person_id))
         if person is None or person.death_date is None:
             continue
-        death_month = person.death_date.replace(day=1)
-        if _month_start(str(row.period)) > death_month:
-            people[int(row.person_id)] += Decimal(str(row.amount))
+        overpaid = overpaid_part(Decimal(str(row.amount)), str(row.period), person.death_date)
+        if overpaid > 0:
+            people[int(row.person_id)] += overpaid
     recorded = {pid: amount for pid, amount in people.items() if dead[pid].death_recorded}
     return _Overpaid(
         people=len(people),
