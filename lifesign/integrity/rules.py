@@ -64,9 +64,16 @@ class ScanContext:
 class FraudRule(Protocol):
     """A detector of integrity cases. `code` is stable: it is written on every case."""
 
-    code: str
-    kind: CaseKind
-    description_zh: str
-    description_en: str
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def kind(self) -> CaseKind: ...
+
+    @property
+    def description_zh(self) -> str: ...
+
+    @property
+    def description_en(self) -> str: ...
 
     def detect(self, context: ScanContext) -> Iterable[CaseDraft]: ...
