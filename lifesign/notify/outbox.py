@@ -188,8 +188,8 @@ def enqueue_message(
         )
     else:
         raise OutboxError(f"the outbox does not support database {dialect!r}", "")
-    result = connection.execute(statement)
-    return "queued" if result.rowcount == 1 else "duplicate"
+    inserted = connection.execute(statement.returning(outbox.c.message_id)).scalar()
+    return "queued" if inserted is not None else "duplicate"
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,6 +231,11 @@ def transition(
             f"allowed after {from_status!r}: "
             f"{', '.join(sorted(MESSAGE_TRANSITIONS.get(from_status, ()))) or 'nothing'}",
         )
+    # SQLite keeps a time's wall clock and drops its zone: store every time in UTC.
+    values = {
+        name: value.astimezone(dt.UTC) if isinstance(value, dt.datetime) and value.tzinfo else value
+        for name, value in values.items()
+    }
     result = connection.execute(
         update(outbox)
         .where(outbox.c.message_id == message_id, outbox.c.status == from_status)
