@@ -27,6 +27,8 @@ SUBCOMMANDS = (
     "lifesign.ingest.cli:batches",
     "lifesign.ingest.cli:lake_group",
     "lifesign.ingest.cli:quarantine",
+    "lifesign.integrity.cli:integrity",
+    "lifesign.integrity.cli:cases",
     "lifesign.notify.cli:notify",
     "lifesign.plugins:plugins_command",
     "lifesign.lifecycle.cli:run",
