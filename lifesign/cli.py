@@ -29,6 +29,7 @@ SUBCOMMANDS = (
     "lifesign.ingest.cli:quarantine",
     "lifesign.integrity.cli:integrity",
     "lifesign.integrity.cli:cases",
+    "lifesign.payments.cli:payments",
     "lifesign.notify.cli:notify",
     "lifesign.plugins:plugins_command",
     "lifesign.lifecycle.cli:run",
