@@ -24,6 +24,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, Table, insert, select, update
 
 from lifesign.catalog import Catalog, load_catalog
+from lifesign.certify.ledger import seed_person_state
 from lifesign.config import Settings
 from lifesign.errors import LifesignError, Location
 from lifesign.lifecycle import daily
@@ -242,6 +243,13 @@ def run_lifecycle(
     say = progress or (lambda _step: None)
     counts = daily.StepCounts()
     since = previous_run_day(connection, as_of)
+    # Registry people without a state row yet (new recipients) get theirs from the registry's
+    # last certification, so that their expiry is scheduled like everyone's.
+    seed_person_state(
+        connection,
+        None,
+        {code: p.certification_period_months for code, p in catalog.programs.items()},
+    )
     say("arrivals")
     counts.arrivals = daily.record_arrivals(connection, catalog, lake_dir, as_of, run_id)
     findings = GuardFindings(as_of=as_of, sources=assess_sources(connection, as_of, guard))
