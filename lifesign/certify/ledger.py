@@ -127,7 +127,7 @@ def seed_person_state(
                 enrollments_t.c.person_id.in_([row.person_id for row in missing])
             )
         wanted = {row.person_id for row in missing}
-        for person_id, program in connection.execute(enrolled).tuples():
+        for person_id, program in connection.execute(enrolled).all():
             if person_id in wanted and program in periods:
                 months = periods[program]
                 shortest[person_id] = min(months, shortest.get(person_id, months))
@@ -206,24 +206,64 @@ def record_decision(
         .returning(decisions_t.c.decision_id)
     ).scalar_one()
     state = current_state(connection, person_id)
-    changes: dict[str, Any] = {"updated_on": decided_on}
-    if kind == "certified":
-        assert valid_until is not None
-        if state.last_certified_on is None or effective_date >= state.last_certified_on:
-            changes["last_certified_on"] = effective_date
-            changes["channel"] = channel
-        if state.valid_until is None or valid_until > state.valid_until:
-            changes["valid_until"] = valid_until
-        if channel == "auto" and (
-            state.certified_year is None or effective_date.year > state.certified_year
-        ):
-            changes["certified_year"] = effective_date.year
-    elif kind == "deceased":
-        changes["death_date"] = effective_date
+    after = advance_state(
+        _as_dict(state),
+        kind=kind,
+        effective_date=effective_date,
+        decided_on=decided_on,
+        channel=channel,
+        valid_until=valid_until,
+    )
+    changes = {name: value for name, value in after.items() if name in STATE_FIELDS}
     connection.execute(
         update(person_state_t).where(person_state_t.c.person_id == person_id).values(changes)
     )
     return int(decision_id)
+
+
+# The state fields a decision moves (status and status_since move by transitions only).
+STATE_FIELDS = (
+    "last_certified_on",
+    "channel",
+    "valid_until",
+    "certified_year",
+    "death_date",
+    "updated_on",
+)
+
+
+def _as_dict(state: PersonState) -> dict[str, Any]:
+    return dict(state.__dict__)
+
+
+def advance_state(
+    state: dict[str, Any],
+    *,
+    kind: str,
+    effective_date: dt.date,
+    decided_on: dt.date,
+    channel: str | None = None,
+    valid_until: dt.date | None = None,
+) -> dict[str, Any]:
+    """The person's state after one decision (a new dict): THE rule of how decisions move the
+    state, used by `record_decision` and by the pass's bulk writes alike."""
+    after = dict(state)
+    after["updated_on"] = decided_on
+    if kind == "certified":
+        last = after.get("last_certified_on")
+        if last is None or effective_date >= last:
+            after["last_certified_on"] = effective_date
+            after["channel"] = channel
+        if valid_until is not None and (
+            after.get("valid_until") is None or valid_until > after["valid_until"]
+        ):
+            after["valid_until"] = valid_until
+        year = after.get("certified_year")
+        if channel == "auto" and (year is None or effective_date.year > year):
+            after["certified_year"] = effective_date.year
+    elif kind == "deceased":
+        after["death_date"] = effective_date
+    return after
 
 
 def current_state(connection: Connection, person_id: int) -> PersonState:

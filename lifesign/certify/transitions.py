@@ -201,7 +201,7 @@ def apply_enrollment_transitions(
                 select(enrollments_t.c.enrollment_id, enrollments_t.c.status).where(
                     enrollments_t.c.enrollment_id.in_(chunk)
                 )
-            ).tuples()
+            ).all()
         )
     events = []
     for change in wanted:
@@ -225,7 +225,7 @@ def apply_enrollment_transitions(
             select(enrollments_t.c.enrollment_id, enrollments_t.c.person_id).where(
                 enrollments_t.c.enrollment_id.in_([c.enrollment_id for c, _ in events])
             )
-        ).tuples()
+        ).all()
     )
     connection.execute(
         update(enrollments_t)

@@ -104,7 +104,7 @@ def as_date(value: Any) -> dt.date:
         return value.date()
     if isinstance(value, dt.date):
         return value
-    return dt.date.fromisoformat(str(value))
+    return dt.date.fromisoformat(str(value)[:10])
 
 
 def as_time(value: Any) -> dt.datetime:
