@@ -285,3 +285,47 @@ def messages_include_reasons(case: CaseRun, expected: list[str]) -> None:
         reasons = set(connection.execute(select(outbox_t.c.reason)).scalars())
     missing = sorted(set(expected) - reasons)
     assert not missing, f"{case.name}: no message for {missing} (messages: {sorted(reasons)})"
+
+
+@checker("guard_warnings")
+def guard_warnings(case: CaseRun, expected: dict[Any, list[str]]) -> None:
+    """Per run day, the guard's warnings: each expected text is the start of one warning;
+    an empty list means no warning that day."""
+    with case.engine.connect() as connection:
+        found = {
+            row.as_of: list((row.guard or {}).get("warnings", []))
+            for row in connection.execute(select(runs_t.c.as_of, runs_t.c.guard))
+        }
+    for day, wanted in expected.items():
+        warnings = found.get(as_date(day))
+        assert warnings is not None, f"{case.name}: no run on {day}"
+        if not wanted:
+            assert warnings == [], f"{case.name}: {day}: unexpected warnings {warnings}"
+        for text in wanted:
+            assert any(w.startswith(text) for w in warnings), (
+                f"{case.name}: {day}: no warning starting {text!r} in {warnings}"
+            )
+
+
+@checker("held_count")
+def held_count(case: CaseRun, expected: dict[str, int]) -> None:
+    """How many held suspensions are in each status."""
+    with case.engine.connect() as connection:
+        statuses = list(connection.execute(select(holds_t.c.status)).scalars())
+    actual = {status: statuses.count(status) for status in expected}
+    assert actual == expected, f"{case.name}: held suspensions {actual}, expected {expected}"
+
+
+@checker("suspended_count")
+def suspended_count(case: CaseRun, expected: int) -> None:
+    """How many enrollments are suspended."""
+    from lifesign.store.models import Enrollment
+
+    enrollments_t = cast(Table, Enrollment.__table__)
+    with case.engine.connect() as connection:
+        count = len(
+            connection.execute(
+                select(enrollments_t.c.enrollment_id).where(enrollments_t.c.status == "suspended")
+            ).all()
+        )
+    assert count == expected, f"{case.name}: {count} enrollments suspended, expected {expected}"
