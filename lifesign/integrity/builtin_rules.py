@@ -558,6 +558,10 @@ class PaymentAboveStandard:
     WITH paid AS (
         SELECT en.person_id, p.enrollment_id, en.external_ref, en.program, p.period,
                p.period_start, p.amount_cents,
+               LAG(p.amount_cents) OVER (PARTITION BY p.enrollment_id ORDER BY p.period)
+                   AS previous_cents,
+               LEAD(p.amount_cents) OVER (PARTITION BY p.enrollment_id ORDER BY p.period)
+                   AS next_cents,
                EXTRACT(YEAR FROM p.period_start) - EXTRACT(YEAR FROM pe.birth_date)
                - CASE WHEN EXTRACT(MONTH FROM p.period_start) * 100 + 1
                            < EXTRACT(MONTH FROM pe.birth_date) * 100
@@ -581,7 +585,7 @@ class PaymentAboveStandard:
          AND (paid.age IS NULL OR a.min_age IS NULL OR a.min_age <= paid.age)
     )
     SELECT person_id, enrollment_id, external_ref, program, period, age, amount_cents,
-           standard_cents, amount_cents - standard_cents AS excess_cents
+           previous_cents, next_cents, standard_cents, amount_cents - standard_cents AS excess_cents
     FROM tiers
     WHERE n = 1 AND amount_cents - standard_cents >= ?
     ORDER BY person_id, enrollment_id, period
@@ -595,7 +599,7 @@ class PaymentAboveStandard:
         for r in _rows(context, self.SQL, [tolerance]):
             by_enrollment[int(r["enrollment_id"])].append(r)
         for enrollment, rows in by_enrollment.items():
-            doubled = [r["period"] for r in rows if r["amount_cents"] == 2 * r["standard_cents"]]
+            doubled = [r["period"] for r in rows if _paid_twice(r)]
             excess = sum(int(r["excess_cents"]) for r in rows)
             yield CaseDraft(
                 person_id=int(rows[0]["person_id"]),
@@ -625,6 +629,17 @@ class PaymentAboveStandard:
                     "months_paid_twice": doubled,
                 },
             )
+
+
+def _paid_twice(row: dict[str, Any]) -> bool:
+    """A month paid twice: exactly twice the standard, and unlike the months around it (a
+    steady amount of twice a tier is a wrong tier, not a month paid twice)."""
+    amount = row["amount_cents"]
+    return bool(
+        amount == 2 * row["standard_cents"]
+        and row["previous_cents"] != amount
+        and row["next_cents"] != amount
+    )
 
 
 BUILTIN_RULES: tuple[FraudRule, ...] = (
