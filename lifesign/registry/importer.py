@@ -80,7 +80,15 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # kind: (required columns, optional columns)
     PEOPLE: (
         ("id_number", "name", "grid_code"),
-        ("sex", "birth_date", "phone", "address", "household_id"),
+        (
+            "sex",
+            "birth_date",
+            "phone",
+            "address",
+            "household_id",
+            "last_certified_on",
+            "last_certification_channel",
+        ),
     ),
     ENROLLMENTS: (
         ("enrollment_id", "id_number", "program", "start_date", "monthly_amount", "status"),
@@ -98,6 +106,8 @@ MAX_LENGTH = {
     "program": 64,
 }
 
+# How the registry's last certification (before go-live) was made.
+CERTIFICATION_CHANNELS = ("auto", "self_service", "counter", "home_visit")
 SEXES = {"M": "M", "F": "F", "m": "M", "f": "F", "男": "M", "女": "F"}
 PHONE = re.compile(r"1[3-9][0-9]{9}")
 PERIOD = re.compile(r"[12][0-9]{3}-(0[1-9]|1[0-2])")
@@ -122,6 +132,8 @@ class Reason:
     BAD_STATUS = "bad_status"
     END_BEFORE_START = "end_before_start"
     BAD_PERIOD = "bad_period"
+    BAD_CHANNEL = "bad_channel"
+    FUTURE_DATE = "future_date"
     DUPLICATE = "duplicate"
     UNKNOWN_PERSON = "unknown_person"
     UNKNOWN_ENROLLMENT = "unknown_enrollment"
@@ -243,6 +255,8 @@ STAGES: dict[str, Table] = {
         Column("grid_code", String(32)),
         Column("address", String(256)),
         Column("household_id", String(64)),
+        Column("last_certified_on", Date),
+        Column("last_certification_channel", String(16)),
     ),
     ENROLLMENTS: _stage(
         ENROLLMENTS,
@@ -428,6 +442,22 @@ class _RowChecker:
                 self.problem("phone", phone_raw, Reason.BAD_PHONE, "not an 11-digit mobile number")
         address = self.optional(row, "address")
         household = self.optional(row, "household_id")
+        certified = self.date("last_certified_on", self.cell(row, "last_certified_on") or None)
+        if certified is not None and certified > self.today.isoformat():
+            self.problem(
+                "last_certified_on",
+                certified,
+                Reason.FUTURE_DATE,
+                "the last certification cannot be after today",
+            )
+        channel = self.cell(row, "last_certification_channel") or None
+        if channel is not None and channel not in CERTIFICATION_CHANNELS:
+            self.problem(
+                "last_certification_channel",
+                channel,
+                Reason.BAD_CHANNEL,
+                "the channel is " + ", ".join(CERTIFICATION_CHANNELS),
+            )
         if id_number is None:
             return None
         id_birth = f"{id_number[6:10]}-{id_number[10:12]}-{id_number[12:14]}"
@@ -454,6 +484,8 @@ class _RowChecker:
             grid,
             address,
             household,
+            certified,
+            channel,
         )
 
     def _enrollment(self, line: int, row: Sequence[str]) -> tuple[Any, ...] | None:
@@ -767,6 +799,8 @@ class RegistryImporter:
                 "grid_code",
                 "address",
                 "household_id",
+                "last_certified_on",
+                "last_certification_channel",
             )
             changed = (
                 update(target)

@@ -135,10 +135,32 @@ def write_people(pop: Population, catalog: Catalog, config: SynthConfig, path: P
             "grid_code": grid_codes.take(pa.array(pop.grid_index[rows])),
             "address": addresses(pop, rows, catalog, config.seed),
             "household_id": pa.array(pop.household[rows]),
+            **last_certifications(len(rows), config),
         }
     )
     pacsv.write_csv(table, path, WRITE_OPTIONS)
     return len(rows)
+
+
+# How recipients certified before go-live (the year before the window): mostly at a counter
+# or by face recognition on the phone, some by a home visit. Illustrative shares.
+LAST_CHANNELS = ("counter", "self_service", "home_visit")
+LAST_CHANNEL_P = (0.55, 0.35, 0.10)
+
+
+def last_certifications(n: int, config: SynthConfig) -> dict[str, pa.Array]:
+    """`last_certified_on` (a day in the 12 months before the window) and its channel, drawn
+    from their own seed so the rest of the registry is unchanged."""
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, 203]))
+    start = np.datetime64(config.window_start, "D")
+    days = start - rng.integers(1, 366, n).astype("timedelta64[D]")
+    channel = rng.choice(len(LAST_CHANNELS), size=n, p=LAST_CHANNEL_P)
+    return {
+        "last_certified_on": date32(days),
+        "last_certification_channel": pa.array(LAST_CHANNELS, pa.string()).take(
+            pa.array(channel.astype(np.int64))
+        ),
+    }
 
 
 # ---------------------------------------------------------------- enrollments

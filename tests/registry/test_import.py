@@ -464,3 +464,35 @@ def test_stats_and_db_commands(
     assert "total paid: 550.50 yuan" in stats
     for number in (A, B, *ALL_IDS):
         assert number not in stats
+
+
+def test_last_certification_columns_are_optional_and_checked(
+    engine: Engine, importer: RegistryImporter, tmp_path: Path
+) -> None:
+    folder = tmp_path / "reg"
+    folder.mkdir()
+    header = ["id_number", "name", "grid_code", "last_certified_on", "last_certification_channel"]
+    write(
+        folder / "people.csv",
+        [
+            header,
+            [A, "张伟", GRID, "2025-03-04", "counter"],
+            [B, "李秀英", GRID, "", ""],
+            [C, "王芳", GRID, "2025-02-30", "counter"],  # not a date
+            [E, "赵敏", GRID, "2025-05-01", "by_mail"],  # unknown channel
+            [D, "刘洋", GRID, "2026-06-01", "self_service"],  # after today (2026-01-01)
+        ],
+    )
+    report = importer.import_dir(folder)
+    people = report.files[0]
+    assert people.inserted == 2
+    assert people.reasons == {"bad_date": 1, "bad_channel": 1, "future_date": 1}
+    with engine.connect() as connection:
+        rows = dict(
+            connection.execute(
+                select(Person.id_number, Person.last_certified_on).order_by(Person.id_number)
+            ).all()
+        )
+        channels = set(connection.execute(select(Person.last_certification_channel)).scalars())
+    assert rows == {A: dt.date(2025, 3, 4), B: None}
+    assert channels == {"counter", None}

@@ -21,7 +21,18 @@ from lifesign.synth.config import SynthConfig
 
 City = tuple[SynthConfig, CityReport]
 TODAY = date(2026, 11, 1)
-PEOPLE = ["id_number", "name", "sex", "birth_date", "phone", "grid_code", "address", "household_id"]
+PEOPLE = [
+    "id_number",
+    "name",
+    "sex",
+    "birth_date",
+    "phone",
+    "grid_code",
+    "address",
+    "household_id",
+    "last_certified_on",
+    "last_certification_channel",
+]
 ENROLLMENTS = ["enrollment_id", "id_number", "program", "start_date", "end_date",
                "monthly_amount", "status"]  # fmt: skip
 PAYMENTS = ["enrollment_id", "period", "amount", "paid_on"]
