@@ -36,6 +36,9 @@ SUBCOMMANDS = (
     "lifesign.lifecycle.cli:visit",
     "lifesign.replay.cli:replay",
     "lifesign.replay.cli:score",
+    "lifesign.certify.cli:certify",
+    "lifesign.certify.cli:review",
+    "lifesign.certify.cli:person",
 )
 
 err_console = Console(stderr=True)
