@@ -95,7 +95,9 @@ def fresh_plugins() -> Iterator[None]:
 
 
 @pytest.fixture
-def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_plugins: None) -> Path:
+def installed_plugin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_plugins: None
+) -> Iterator[Path]:
     """An installed package `lifesign-city-plugin` (a dist-info on sys.path, as pip makes)."""
     site = tmp_path / "site"
     package = site / "lifesign_city_plugin"
