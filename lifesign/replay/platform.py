@@ -17,6 +17,8 @@ from lifesign.config import Settings
 
 if TYPE_CHECKING:
     from lifesign.catalog import Catalog
+    from lifesign.notify.gateways.base import Gateway
+    from lifesign.registry.importer import ImportReport
     from lifesign.replay.people import Certification, Visit
 
 
@@ -74,12 +76,18 @@ def record_visit(engine: Engine, catalog: Catalog, visit: Visit) -> int | None:
     )
 
 
-def deliver_messages(settings: Settings, engine: Engine, now: dt.datetime) -> int:
-    """Send everything due through the file gateway; the number of messages sent."""
+def file_gateway(settings: Settings) -> Gateway:
+    """The embedded gateway: SMS written to HOME/outbox/sms-YYYY-MM-DD.jsonl. One instance
+    serves a whole replay (it keeps the keys it wrote in memory)."""
     from lifesign.notify.gateways.local import FileGateway
+
+    return FileGateway.from_settings(settings, {"folder": "outbox"})
+
+
+def deliver_messages(engine: Engine, gateway: Gateway, now: dt.datetime) -> int:
+    """Send everything due at `now`; the number of messages sent."""
     from lifesign.notify.outbox import deliver_due
 
-    gateway = FileGateway.from_settings(settings, {"folder": "outbox"})
     sent = 0
     while True:
         report = deliver_due(engine, gateway, now)
@@ -94,7 +102,7 @@ def integrity_scan(settings: Settings, engine: Engine, catalog: Catalog, as_of: 
     return scan(settings, engine, catalog, as_of)
 
 
-def import_registry(settings: Settings, engine: Engine, directory: Path) -> Any:
+def import_registry(settings: Settings, engine: Engine, directory: Path) -> ImportReport:
     """`lifesign registry import DIRECTORY`, as a function; the import report."""
     from lifesign.registry.importer import RegistryImporter, rules_from_catalog
     from lifesign.registry.pseudonym import Pseudonymizer

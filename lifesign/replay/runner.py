@@ -26,6 +26,9 @@ from sqlalchemy import Connection, Engine, text
 from lifesign.catalog import Catalog, load_catalog
 from lifesign.config import Settings
 from lifesign.errors import Location
+from lifesign.ingest.pipeline import Ingestor
+from lifesign.notify.gateways.base import Gateway
+from lifesign.registry.importer import ImportReport
 from lifesign.replay import platform
 from lifesign.replay.people import (
     TIMEZONE,
@@ -141,6 +144,8 @@ class Replay:
         self.releases: list[Release] = plan_releases(city / "feeds")
         self.people = PeopleSide(self.behaviour, read_people(city / "truth"), seed=self.window.seed)
         self.inbox = settings.home / INBOX
+        self._ingestor: Ingestor | None = None
+        self._gateway: Gateway | None = None
 
     # ------------------------------------------------------------------------ the whole run
 
@@ -178,15 +183,17 @@ class Replay:
         result.seconds = time.perf_counter() - started
         return result
 
+    def has_registry(self) -> bool:
+        with self.engine.connect() as connection:
+            return bool(connection.execute(text("SELECT count(*) FROM people")).scalar())
+
     def _require_registry(self) -> None:
         """Import the city's registry as of the window's first day if the home has none."""
-        with self.engine.connect() as connection:
-            people = connection.execute(text("SELECT count(*) FROM people")).scalar() or 0
-        if not people:
+        if not self.has_registry():
             self.on_stage(f"registry: importing {self.city / 'registry'} as of {self.window.start}")
             self.import_registry()
 
-    def import_registry(self) -> object:
+    def import_registry(self) -> ImportReport:
         """The city's registry as it stood on the window's first day (see registry.py)."""
         copy = registry_as_of(
             self.city / "registry", self.window.start, self.settings.home / REGISTRY_COPY
@@ -198,14 +205,9 @@ class Replay:
     def history(self) -> None:
         """Everything before the replayed year, at once (see the module's docstring)."""
         last = self.period.history_last
-        from lifesign.ingest.pipeline import Ingestor
-        from lifesign.ingest.sources import load_sources
-
-        sources = load_sources(None, self.catalog)
-        ingestor = Ingestor(self.settings, self.catalog, sources, last)
-        ingestor.recover()
+        ingestor = self.ingestor(last)
         for release in releases_between(self.releases, None, last):
-            source = sources.get(release.source)
+            source = ingestor.sources.get(release.source)
             if source is None:
                 raise ReplayInputError(
                     "a feed of the city has no source definition",
@@ -226,11 +228,42 @@ class Replay:
     def day(self, day: dt.date) -> DayFigures:
         started = time.perf_counter()
         files = release_into(self.inbox, releases_between(self.releases, day, day))
+        self.watch_inbox(day)
         platform.run_day(self.settings, self.engine, self.catalog, day)
         self.after_run(day)
         figures = self.figures(day, len(files), time.perf_counter() - started)
         self.on_day(figures)
         return figures
+
+    def ingestor(self, as_of: dt.date) -> Ingestor:
+        """One ingestor for the whole replay, like a long-running `lifesign ingest watch`: it
+        keeps each source's record keys in memory instead of reading them from the lake again
+        every day. Its as-of date follows the replayed day."""
+        if self._ingestor is None:
+            from lifesign.ingest.sources import load_sources
+
+            sources = load_sources(None, self.catalog)
+            self._ingestor = Ingestor(
+                self.settings, self.catalog, sources, as_of, engine=self.engine
+            )
+            self._ingestor.recover()
+        self._ingestor.as_of = as_of
+        return self._ingestor
+
+    def watch_inbox(self, day: dt.date) -> None:
+        """Take the day's files from HOME/inbox (the watcher; the daily run then finds the
+        inbox empty). Files are complete when they appear: no stability wait."""
+        from lifesign.ingest.sources import match_source
+        from lifesign.ingest.watch import DropFolder
+
+        ingestor = self.ingestor(day)
+        folder = DropFolder(
+            directory=self.inbox,
+            match=lambda path: match_source(ingestor.sources, path),
+            ingest=ingestor.ingest_file,
+            today=lambda: day,
+        )
+        folder.run(once=True, interval=0)
 
     def after_run(self, day: dt.date) -> None:
         """The people's side, the deliveries and (on the first of a month) the scan."""
@@ -248,7 +281,9 @@ class Replay:
         for visit in visits:
             platform.record_visit(self.engine, self.catalog, visit)
         moment = dt.datetime.combine(day, dt.time(DELIVERY_HOUR), tzinfo=TIMEZONE)
-        platform.deliver_messages(self.settings, self.engine, moment)
+        if self._gateway is None:
+            self._gateway = platform.file_gateway(self.settings)
+        platform.deliver_messages(self.engine, self._gateway, moment)
         if day.day == 1 or day == self.period.history_last:
             platform.integrity_scan(self.settings, self.engine, self.catalog, day)
 
