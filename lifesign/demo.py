@@ -38,17 +38,21 @@ CITY_DIR = "city"
 @click.option("--recipients", type=click.IntRange(min=50), default=DEFAULT_RECIPIENTS,
               show_default=True, help="Size of the synthetic city (Bozhou: 1360000).")  # fmt: skip
 @click.option("--seed", type=int, default=2023, show_default=True, help="Same seed, same city.")
+@click.option("--days", type=click.IntRange(min=1, max=366), default=None,
+              help="Replay only the first DAYS days of the last year (default: all).")  # fmt: skip
 @click.pass_context
-def demo(ctx: click.Context, recipients: int, seed: int) -> None:
+def demo(ctx: click.Context, recipients: int, seed: int, days: int | None) -> None:
     """A year of silent certification in a synthetic city, scored against its ground truth."""
     from lifesign.cli import settings_of
 
     settings = settings_of(ctx)
     settings.ensure_home()
-    sys.exit(run_demo(settings, recipients, seed, Console()))
+    sys.exit(run_demo(settings, recipients, seed, Console(), days=days))
 
 
-def run_demo(settings: Settings, recipients: int, seed: int, console: Console) -> int:
+def run_demo(
+    settings: Settings, recipients: int, seed: int, console: Console, *, days: int | None = None
+) -> int:
     """The demo's steps; the exit status (1 if a dead person was certified)."""
     from lifesign.catalog import load_catalog
     from lifesign.registry.cli import print_report
@@ -68,7 +72,7 @@ def run_demo(settings: Settings, recipients: int, seed: int, console: Console) -
     console.rule(f"[bold]2/5 synthetic city: {recipients:,} recipients, seed {seed}")
     _make_city(city, recipients, seed, catalog, console)
     window = read_window(city)
-    period = default_period(window)
+    period = default_period(window, days=days)
 
     console.rule("[bold]3/5 registry, as it stood on the window's first day")
     replay = Replay(settings, city, period, catalog=catalog)
@@ -92,6 +96,11 @@ def run_demo(settings: Settings, recipients: int, seed: int, console: Console) -
 
     for table in score_tables(graded):
         console.print(table)
+    dead = len(graded.dead_certified)
+    console.print(
+        f"[bold {'green' if dead == 0 else 'red'}]score: {dead} dead people certified after "
+        "their death (must be 0)[/]"
+    )
     console.print(
         f"demo finished in {time.perf_counter() - started:.0f} s. Home: {settings.home}; "
         f"SMS written to {settings.home / 'outbox'}; try `lifesign person show`, "
