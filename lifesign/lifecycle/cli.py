@@ -203,7 +203,7 @@ def counter_command(
         click.echo(f"{who}: certified at the counter by {officer} (decision {decision})")
 
 
-MANUAL_CERTIFY_COMMANDS = (self_service_command, counter_command)
+MANUAL_COMMANDS = (self_service_command, counter_command)
 
 
 # ----------------------------------------------------------------------------- visit

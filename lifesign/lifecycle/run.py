@@ -180,6 +180,19 @@ def _merge_counts(before: dict[str, Any], today: dict[str, Any]) -> dict[str, An
     return merged
 
 
+def _merge_guard(before: dict[str, Any], today: dict[str, Any]) -> dict[str, Any]:
+    """A re-run keeps what the first attempt warned about (its holds still stand)."""
+    if not before:
+        return today
+    merged = dict(today)
+    merged["warnings"] = list(
+        dict.fromkeys([*before.get("warnings", []), *today.get("warnings", [])])
+    )
+    if (before.get("spike") or {}).get("due", 0) > (today.get("spike") or {}).get("due", 0):
+        merged["spike"] = before["spike"]
+    return merged
+
+
 # ----------------------------------------------------------------------------- the steps
 
 
@@ -331,7 +344,15 @@ def run_day(
             select(runs_t.c.counts).where(runs_t.c.run_id == run_id)
         ).scalar_one()
         merged = _merge_counts(dict(before or {}), counts.to_json())
-        guard_json = findings.to_json(guard)
+        guard_json = _merge_guard(
+            dict(
+                connection.execute(
+                    select(runs_t.c.guard).where(runs_t.c.run_id == run_id)
+                ).scalar_one()
+                or {}
+            ),
+            findings.to_json(guard),
+        )
         connection.execute(
             update(runs_t)
             .where(runs_t.c.run_id == run_id)
