@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from sqlalchemy import Connection, Engine, Table, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from lifesign.catalog import Catalog
@@ -199,7 +199,10 @@ def decide(
             )
             blocked = ref_time(first)
         else:
+            # the decision rests on the earliest record: later records of the same death
+            # (which keep arriving for months) do not change it, so every pass agrees on it
             died = ref_date(first)
+            death_refs = [first]
             planned.append(
                 Planned("deceased", died, Rule.DEATH_RECORD, death_refs, person_status="deceased")
             )
@@ -287,18 +290,19 @@ def deferred_state(
     facts: PersonFacts, state: dict[str, Any], blocked: dt.datetime | None
 ) -> dict[str, Any]:
     """Every strong record after the last certification certifies again (递延认证): the state's
-    last certification and validity follow the latest strong record, when the person is alive
-    and the record is not after a status change."""
+    last certification and validity follow the latest strong record, when the person was alive
+    at the start of the pass and the record is before any status change of this pass (as
+    earlier passes would have seen it)."""
     after = dict(state)
     strong, weak = facts.summary.get("strong"), facts.summary.get("weak")
     if strong is not None:
         after["last_strong_event"] = ref_date(strong)
     if weak is not None:
         after["last_weak_event"] = ref_date(weak)
-    since = state.get("status_since")
+    since = facts.state.get("status_since")  # as at the start of the pass
     if (
         strong is not None
-        and after["status"] == "alive"
+        and facts.state["status"] == "alive"
         and (blocked is None or ref_time(strong) < blocked)
         and (since is None or ref_date(strong) > since)
     ):
@@ -581,7 +585,11 @@ def _apply(
 
     # states: seed what is missing, then read the touched persons'
     periods_by_program = {c: p.certification_period_months for c, p in catalog.programs.items()}
-    seed_person_state(connection, None if mode == "full" else touched, periods_by_program)
+    # every registry person has a state row (a new registry import adds persons: seed them)
+    people_count = connection.execute(select(func.count()).select_from(people_t)).scalar_one()
+    state_count = connection.execute(select(func.count()).select_from(state_t)).scalar_one()
+    if people_count != state_count:
+        seed_person_state(connection, None, periods_by_program)
     states = _rows_by_person(
         connection, state_t, None if mode == "full" and len(touched) > 50_000 else touched
     )
