@@ -33,7 +33,11 @@ from sqlalchemy import Connection, Table, and_, func, insert, or_, select, updat
 from lifesign.catalog import Catalog
 from lifesign.certify.ledger import record_decision
 from lifesign.certify.models import Decision, PersonStateRow
-from lifesign.certify.transitions import apply_enrollment_transition
+from lifesign.certify.transitions import (
+    EnrollmentChange,
+    apply_enrollment_transition,
+    apply_enrollment_transitions,
+)
 from lifesign.integrity.cases import open_case
 from lifesign.lifecycle.guard import GuardFindings, hold_reason
 from lifesign.lifecycle.models import (
@@ -982,8 +986,10 @@ def suspend(
     as_of: dt.date,
     run_id: int | None,
     details: dict[str, Any] | None = None,
+    changes: list[EnrollmentChange] | None = None,
 ) -> int:
-    """Suspend one enrollment at expiry: the decision, then the transition."""
+    """Suspend one enrollment at expiry: the decision, then the transition (or, with
+    `changes`, the transition added to the caller's list)."""
     decision_id = record_decision(
         connection,
         person_id=due.person_id,
@@ -999,7 +1005,14 @@ def suspend(
         },
         run_id=run_id,
     )
-    apply_enrollment_transition(connection, due.enrollment_id, "suspended", decision_id=decision_id)
+    if changes is None:
+        apply_enrollment_transition(
+            connection, due.enrollment_id, "suspended", decision_id=decision_id
+        )
+    else:  # the caller applies many at once (one read of the statuses, one insert of events)
+        changes.append(
+            EnrollmentChange(due.enrollment_id, "suspended", decision_id, due.effective_date)
+        )
     return decision_id
 
 
@@ -1026,13 +1039,16 @@ def suspend_expired(
         return
     sources = latest_certifying_sources(connection, persons) if findings.problems else {}
     suspended_programs: dict[int, list[str]] = defaultdict(list)
+    open_holds = {
+        int(enrollment_id): int(hold_id)
+        for hold_id, enrollment_id in connection.execute(
+            select(holds_t.c.hold_id, holds_t.c.enrollment_id).where(holds_t.c.status == "held")
+        )
+    }
+    changes: list[EnrollmentChange] = []
     for item in due:
         held = hold_reason(findings, guard, sources.get(item.person_id))
-        existing = connection.execute(
-            select(holds_t.c.hold_id).where(
-                holds_t.c.enrollment_id == item.enrollment_id, holds_t.c.status == "held"
-            )
-        ).first()
+        existing = open_holds.get(item.enrollment_id)
         if held is not None:
             rule, reason = held
             if existing is None:
@@ -1050,21 +1066,22 @@ def suspend_expired(
             else:  # held again: today's reason replaces yesterday's, the run stays the first
                 connection.execute(
                     update(holds_t)
-                    .where(holds_t.c.hold_id == existing.hold_id)
+                    .where(holds_t.c.hold_id == existing)
                     .values(rule=rule, reason=reason)
                 )
             counts.held += 1
             counts.held_by_rule[rule] = counts.held_by_rule.get(rule, 0) + 1
             continue
-        decision_id = suspend(connection, catalog, item, as_of, run_id)
+        decision_id = suspend(connection, catalog, item, as_of, run_id, changes=changes)
         if existing is not None:
             connection.execute(
                 update(holds_t)
-                .where(holds_t.c.hold_id == existing.hold_id)
+                .where(holds_t.c.hold_id == existing)
                 .values(status="applied", resolved_on=as_of, decision_id=decision_id)
             )
         suspended_programs[item.person_id].append(item.program)
         counts.suspended += 1
+    apply_enrollment_transitions(connection, changes)
     notify_suspended(connection, catalog, as_of, suspended_programs, counts, due)
 
 

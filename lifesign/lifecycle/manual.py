@@ -537,7 +537,7 @@ def _moved_away(
             enrollments_t.c.person_id == person_id,
             enrollments_t.c.status.in_(("active", "suspended")),
         )
-    ).tuples():
+    ):
         action = (
             catalog.programs[program].on_status.get("moved_away", "suspend")
             if (program in catalog.programs)

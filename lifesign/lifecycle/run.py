@@ -74,6 +74,7 @@ class DayReport:
     counts: dict[str, Any] = field(default_factory=dict)
     guard: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step
 
     @property
     def certified(self) -> int:
@@ -117,6 +118,11 @@ class DayReport:
             f"  recovery cases  {c.get('recovery_cases', 0):,} opened",
             f"  messages        {c.get('messages', 0):,} queued",
         ]
+        if self.phases:
+            lines.append(
+                "  time            "
+                + ", ".join(f"{step} {seconds:.1f} s" for step, seconds in self.phases.items())
+            )
         warnings = list(self.guard.get("warnings", []))
         if warnings:
             lines.append("  guard warnings:")
@@ -124,6 +130,23 @@ class DayReport:
         else:
             lines.append("  guard           every source on time")
         return lines
+
+
+class _Phases:
+    """Seconds per step of a run, measured between progress calls."""
+
+    def __init__(self, started: float, progress: Progress | None) -> None:
+        self.seconds: dict[str, float] = {}
+        self._step = "setup"
+        self._at = started
+        self._progress = progress
+
+    def start(self, step: str) -> None:
+        now = time.monotonic()
+        self.seconds[self._step] = round(now - self._at, 3)
+        self._step, self._at = step, now
+        if self._progress is not None:
+            self._progress(step)
 
 
 # ----------------------------------------------------------------------------- the run row
@@ -310,7 +333,8 @@ def run_day(
     from lifesign.store import open_database
 
     started = time.monotonic()
-    say = progress or (lambda _step: None)
+    phases = _Phases(started, progress)
+    say = phases.start
     parameters = load_lifecycle_parameters()
     guard = load_guard_parameters()
     engine = engine or open_database(settings)
@@ -338,7 +362,7 @@ def run_day(
             run_id,
             parameters=parameters,
             guard=guard,
-            progress=progress,
+            progress=say,
         )
         before = connection.execute(
             select(runs_t.c.counts).where(runs_t.c.run_id == run_id)
@@ -373,6 +397,7 @@ def run_day(
         counts=merged,
         guard=guard_json,
         seconds=time.monotonic() - started,
+        phases=phases.seconds,
     )
 
 
