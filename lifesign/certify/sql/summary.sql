@@ -1,14 +1,14 @@
 -- The per-person evidence summary of a set of evidence records, as of a date.
 --
 -- Input relations (registered by lifesign/certify/summary.py):
---   {records}        evidence records (columns of the lake: person_id, evidence_type,
+--   records          evidence records (columns of the lake: person_id, evidence_type,
 --                    event_time, source, record_id); the whole lake or a few new batches
 --   evidence_kinds   (evidence_type, kind): kind is 'strong' (strong, establishes alive),
 --                    'weak', 'deceased', 'imprisoned', 'emigrated' or 'moved_away'
 --   anchors          (person_id, after_time): the registry's last certification (the end of
 --                    that day); strong records before it do not certify again
--- Placeholders: {as_of_end} — a timestamp literal, the first second after the as-of day
--- (records on or after it are not yet known); {lower_bound} — a literal timestamp condition.
+-- Placeholders: as_of_end — a timestamp literal, the first second after the as-of day
+-- (records on or after it are not yet known); lower_bound — a literal timestamp condition.
 --
 -- A record's `ref` is "event time|source|evidence type|record id": ordering refs as strings
 -- orders records by time, ties broken by source and record id, so min/max pick the same
