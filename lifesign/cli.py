@@ -16,36 +16,53 @@ from rich.console import Console
 from lifesign.config import Settings, load_settings
 from lifesign.errors import LifesignError
 
-# "module:attribute" of each sub-command, in the order `--help` lists them.
-SUBCOMMANDS = (
-    "lifesign.demo:demo",
-    "lifesign.catalog.cli:catalog",
-    "lifesign.synth.cli:synth",
-    "lifesign.registry.cli:registry",
-    "lifesign.store.cli:db",
-    "lifesign.ingest.cli:ingest",
-    "lifesign.ingest.cli:batches",
-    "lifesign.ingest.cli:lake_group",
-    "lifesign.ingest.cli:quarantine",
-    "lifesign.integrity.cli:integrity",
-    "lifesign.integrity.cli:cases",
-    "lifesign.payments.cli:payments",
-    "lifesign.notify.cli:notify",
-    "lifesign.plugins:plugins_command",
-    "lifesign.lifecycle.cli:run",
-    "lifesign.lifecycle.cli:visit",
-    "lifesign.replay.cli:replay",
-    "lifesign.replay.cli:score",
-    "lifesign.certify.cli:certify",
-    "lifesign.certify.cli:review",
-    "lifesign.certify.cli:person",
-)
+# Each sub-command's name and "module:attribute". Modules are imported only when their
+# command runs (or `--help` lists it), so `lifesign run` does not pay for the web of imports
+# of every other package.
+SUBCOMMANDS = {
+    "demo": "lifesign.demo:demo",
+    "catalog": "lifesign.catalog.cli:catalog",
+    "synth": "lifesign.synth.cli:synth",
+    "registry": "lifesign.registry.cli:registry",
+    "db": "lifesign.store.cli:db",
+    "ingest": "lifesign.ingest.cli:ingest",
+    "batches": "lifesign.ingest.cli:batches",
+    "lake": "lifesign.ingest.cli:lake_group",
+    "quarantine": "lifesign.ingest.cli:quarantine",
+    "certify": "lifesign.certify.cli:certify",
+    "review": "lifesign.certify.cli:review",
+    "person": "lifesign.certify.cli:person",
+    "run": "lifesign.lifecycle.cli:run",
+    "visit": "lifesign.lifecycle.cli:visit",
+    "notify": "lifesign.notify.cli:notify",
+    "integrity": "lifesign.integrity.cli:integrity",
+    "cases": "lifesign.integrity.cli:cases",
+    "payments": "lifesign.payments.cli:payments",
+    "plugins": "lifesign.plugins:plugins_command",
+    "replay": "lifesign.replay.cli:replay",
+    "score": "lifesign.replay.cli:score",
+}
 
 err_console = Console(stderr=True)
 
 
 class LifesignGroup(click.Group):
-    """A group that renders platform errors as one readable line instead of a traceback."""
+    """The root group: loads sub-commands lazily and renders platform errors as one line."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*SUBCOMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        spec = SUBCOMMANDS.get(cmd_name)
+        if spec is None:
+            return None
+        module, attribute = spec.split(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command), spec
+        self.commands[cmd_name] = command
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -84,11 +101,6 @@ def settings_of(ctx: click.Context) -> Settings:
     settings = ctx.find_root().obj
     assert isinstance(settings, Settings)
     return settings
-
-
-for _spec in SUBCOMMANDS:
-    _module, _attr = _spec.split(":")
-    cli.add_command(getattr(importlib.import_module(_module), _attr))
 
 
 def main() -> None:
