@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
@@ -14,7 +15,9 @@ from lifesign.replay.runner import Replay, default_period
 from lifesign.replay.score import score
 from lifesign.replay.truth import read_people, read_window
 from lifesign.store import open_database
-from tests.replay.conftest import ReplayedHome
+
+if TYPE_CHECKING:
+    from .conftest import ReplayedHome
 
 
 def run_days(home: ReplayedHome) -> list[dt.date]:
@@ -99,7 +102,7 @@ def test_no_dead_person_is_certified_and_old_maoling_are_found(replayed: Replaye
 def test_the_people_side_acted(replayed: ReplayedHome) -> None:
     engine = open_database(replayed.settings)
     with engine.connect() as connection:
-        channels = dict(
+        channels: dict[str | None, int] = dict(
             connection.execute(
                 text(
                     "SELECT channel, count(*) FROM decisions WHERE kind = 'certified' "

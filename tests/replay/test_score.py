@@ -26,7 +26,7 @@ TRUTH_HEADER = (
 
 def id_number(sequence: int) -> str:
     first17 = f"34160219450101{sequence:03d}"
-    return first17 + check_character(first17)
+    return first17 + str(check_character(first17))
 
 
 ALIVE, DEAD, MAOLING, UNRECORDED = (id_number(n) for n in (11, 13, 15, 17))
@@ -79,19 +79,19 @@ def fill(engine: Engine) -> dict[str, int]:
                     paid_on=dt.date.fromisoformat(paid_on),
                 )
             )  # fmt: skip
-        common = {"rule": "test", "catalog_version": "test"}
         record_decision(
             connection, person_id=ids[DEAD], kind="deceased", effective_date=dt.date(2026, 1, 10),
-            decided_on=dt.date(2026, 1, 25), **common,
+            decided_on=dt.date(2026, 1, 25), rule="test", catalog_version="test",
         )  # fmt: skip
         record_decision(
             connection, person_id=ids[DEAD], kind="certified", channel="auto",
             effective_date=dt.date(2026, 2, 1), decided_on=dt.date(2026, 2, 2),
-            valid_until=dt.date(2027, 2, 1), **common,
+            valid_until=dt.date(2027, 2, 1), rule="test", catalog_version="test",
         )  # fmt: skip
         record_decision(
             connection, person_id=ids[ALIVE], kind="suspended", enrollment_id=ids[ALIVE],
-            effective_date=dt.date(2026, 3, 1), decided_on=dt.date(2026, 3, 1), **common,
+            effective_date=dt.date(2026, 3, 1), decided_on=dt.date(2026, 3, 1),
+            rule="test", catalog_version="test",
         )  # fmt: skip
         open_case(
             connection, kind="fraud", rule="weak_only_activity", person_id=ids[MAOLING],
