@@ -55,8 +55,9 @@ def bare_scan(home: str, queue: Any) -> None:
     from lifesign.ingest.lake import open_lake
 
     connection = open_lake(settings_for(Path(home)))
+    connection.execute("SET enable_progress_bar = false")
     started = time.perf_counter()
-    table = connection.execute(
+    table = connection.sql(
         "SELECT person_id, max(event_time), count(*) FROM evidence GROUP BY person_id"
     ).to_arrow_table()
     seconds = time.perf_counter() - started
