@@ -47,5 +47,5 @@ def test_demo_runs_end_to_end_and_prints_the_report(tmp_path: Path) -> None:
     assert again.exit_code == 0, again.output
     assert "already made" in again.output and "0 day(s) replayed" in again.output
     # another city in the same home is refused with a clear message
-    other = runner.invoke(cli, [*args[:4], "--recipients", "130", "--seed", "5", "--days", "4"])
+    other = runner.invoke(cli, [*args[:3], "--recipients", "130", "--seed", "5", "--days", "4"])
     assert other.exit_code != 0 and "another --home" in other.output
