@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-from lifesign.errors import LifesignError, Location
+from lifesign.errors import FileProblem, FileProblemsError, Location
 
 Strength = Literal["strong", "weak"]
 Status = Literal["alive", "deceased", "imprisoned", "emigrated", "moved_away"]
@@ -24,46 +24,15 @@ REMINDER_ACTIONS: tuple[ReminderAction, ...] = ("sms", "visit_task")
 LEVELS: tuple[Level, ...] = ("county", "township", "village", "grid")
 
 
-@dataclass(frozen=True)
-class CatalogProblem:
-    """One problem found in a catalog file: which file, which key, what is wrong."""
-
-    file: str
-    key: str
-    problem: str
-    line: int | None = None
-
-    @property
-    def location(self) -> Location:
-        return Location(file=self.file, line=self.line, key=self.key or None)
-
-    def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.key}: {self.problem}" if self.key else f"{where}: {self.problem}"
+CatalogProblem = FileProblem
 
 
 @dataclass
-class CatalogError(LifesignError):
+class CatalogError(FileProblemsError):
     """The catalog is unusable. `problems` lists every problem found, not just the first."""
 
+    SUBJECT: ClassVar[str] = "the catalog"
     problems: tuple[CatalogProblem, ...] = ()
-
-    @classmethod
-    def of(cls, problems: Iterable[CatalogProblem], directory: Path) -> CatalogError:
-        found = tuple(problems)
-        first = found[0]
-        count = f"{len(found)} problem" + ("" if len(found) == 1 else "s")
-        return cls(
-            what=f"the catalog in {directory} has {count}",
-            why="\n".join(str(p) for p in found),
-            where=Location(file=str(directory / first.file), line=first.line, key=first.key),
-            problems=found,
-        )
-
-    def __str__(self) -> str:
-        if not self.problems:
-            return super().__str__()
-        return f"{self.what}:\n" + "\n".join(f"  {p}" for p in self.problems)
 
 
 @dataclass(frozen=True)

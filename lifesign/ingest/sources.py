@@ -17,12 +17,12 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
 from lifesign.catalog import Catalog
-from lifesign.errors import LifesignError, Location
+from lifesign.errors import FileProblem, FileProblemsError, LifesignError, Location
 
 PACKAGED_DIR = Path(__file__).resolve().parent / "data" / "sources"
 SOURCES_ENV = "LIFESIGN_SOURCES"
@@ -70,46 +70,15 @@ _DIRECTIVE_RE = re.compile(r"%(-?.)")
 _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-@dataclass(frozen=True)
-class SourceProblem:
-    """One problem in a source definition file."""
-
-    file: str
-    key: str
-    problem: str
-    line: int | None = None
-
-    @property
-    def location(self) -> Location:
-        return Location(file=self.file, line=self.line, key=self.key or None)
-
-    def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.key}: {self.problem}" if self.key else f"{where}: {self.problem}"
+SourceProblem = FileProblem
 
 
 @dataclass
-class SourceDefinitionError(LifesignError):
+class SourceDefinitionError(FileProblemsError):
     """The source definitions are unusable; `problems` lists every problem found."""
 
+    SUBJECT: ClassVar[str] = "the source definitions"
     problems: tuple[SourceProblem, ...] = ()
-
-    @classmethod
-    def of(cls, problems: Iterable[SourceProblem], directory: Path) -> SourceDefinitionError:
-        found = tuple(problems)
-        first = found[0]
-        count = f"{len(found)} problem" + ("" if len(found) == 1 else "s")
-        return cls(
-            what=f"the source definitions in {directory} have {count}",
-            why="\n".join(str(p) for p in found),
-            where=Location(file=str(directory / first.file), line=first.line, key=first.key),
-            problems=found,
-        )
-
-    def __str__(self) -> str:
-        if not self.problems:
-            return super().__str__()
-        return f"{self.what}:\n" + "\n".join(f"  {p}" for p in self.problems)
 
 
 @dataclass(frozen=True)
