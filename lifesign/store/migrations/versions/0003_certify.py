@@ -8,6 +8,8 @@ Create Date: 2026-11-29
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -34,7 +36,7 @@ CHANNELS = ("auto", "self_service", "counter", "home_visit")
 PERSON_STATUSES = ("alive", "deceased", "imprisoned", "emigrated", "moved_away", "review")
 
 
-def _now() -> sa.sql.elements.ColumnElement[sa.DateTime]:
+def _now() -> sa.sql.elements.ColumnElement[dt.datetime]:
     return sa.func.now()
 
 
@@ -162,7 +164,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_reviews_person_id"), "reviews", ["person_id"])
     op.create_index(op.f("ix_reviews_status_opened_on"), "reviews", ["status", "opened_on"])
 
-    summary_columns = []
+    summary_columns: list[sa.Column[object]] = []
     for group in (
         "strong",
         "weak",

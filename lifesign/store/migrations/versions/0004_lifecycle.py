@@ -8,6 +8,8 @@ Create Date: 2026-11-29
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -19,7 +21,7 @@ depends_on = None
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _now() -> sa.sql.elements.ColumnElement[sa.DateTime]:
+def _now() -> sa.sql.elements.ColumnElement[dt.datetime]:
     return sa.func.now()
 
 
