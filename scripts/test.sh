@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine or a used one: installs what it needs (Python
-# packages into .venv, PostgreSQL with apt if missing), starts PostgreSQL, runs lint and tests.
+# packages into .venv, PostgreSQL with apt if missing), starts PostgreSQL, runs ruff, mypy and
+# pytest.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -k catalog`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,5 +18,7 @@ pg_setup
 
 echo "== ruff"
 .venv/bin/ruff check lifesign tests benchmarks
+echo "== mypy"
+.venv/bin/mypy lifesign
 echo "== pytest"
 .venv/bin/python -m pytest "$@"
