@@ -43,16 +43,47 @@ class SmsLimits:
     gsm_multi_segment_chars: int = 153
 
     def segments(self, body: str) -> int:
-        """How many billed segments an SMS of this text takes: Chinese text is sent as UCS-2
-        (70 characters, 67 per part when split); plain ASCII as GSM 7-bit (160, 153)."""
-        single, multi = (
-            (self.gsm_single_segment_chars, self.gsm_multi_segment_chars)
-            if body.isascii()
-            else (self.single_segment_chars, self.multi_segment_chars)
-        )
-        if len(body) <= single:
+        """How many billed segments an SMS of this text takes: text wholly in the GSM 03.38
+        alphabet (English, with £ ¥ é …) travels as GSM 7-bit (160 septets, 153 per part when
+        split; ^ { } [ ] ~ | \\ € take two); anything else (Chinese) as UCS-2 (70 characters,
+        67 per part)."""
+        septets = gsm7_septets(body)
+        if septets is None:
+            length, single, multi = (
+                len(body),
+                self.single_segment_chars,
+                self.multi_segment_chars,
+            )
+        else:
+            length, single, multi = (
+                septets,
+                self.gsm_single_segment_chars,
+                self.gsm_multi_segment_chars,
+            )
+        if length <= single:
             return 1
-        return -(-len(body) // multi)
+        return -(-length // multi)
+
+
+# The GSM 03.38 default alphabet and its extension table (3GPP TS 23.038, section 6.2.1).
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+
+
+def gsm7_septets(text: str) -> int | None:
+    """The septets `text` takes in GSM 7-bit, or None when it needs UCS-2."""
+    septets = 0
+    for character in text:
+        if character in GSM7_BASIC:
+            septets += 1
+        elif character in GSM7_EXTENSION:
+            septets += 2
+        else:
+            return None
+    return septets
 
 
 @dataclass(frozen=True)

@@ -158,3 +158,9 @@ def test_segments() -> None:
     assert limits.segments("好" * 135) == 3
     assert limits.segments("a" * 160) == 1
     assert limits.segments("a" * 161) == 2
+    # GSM 7-bit covers £ ¥ é: still 160 a segment; an extension character counts twice
+    assert limits.segments("é" * 159 + "£") == 1
+    assert limits.segments("€" * 80) == 1
+    assert limits.segments("€" * 81) == 2
+    # one character outside the GSM alphabet (a Chinese full stop) makes the whole text UCS-2
+    assert limits.segments("a" * 70 + "。") == 2
