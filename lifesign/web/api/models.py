@@ -1,5 +1,59 @@
-"""State tables of lifesign.web.api (declared on the shared Base; created by migration 0009)."""
+"""State tables of lifesign.web.api (declared on the shared Base; created by migration 0009).
+
+- `api_tokens`: one bearer token of a department (or of one of its apps). Only the SHA-256 of
+  the token is kept: a leaked database does not leak usable tokens. `prefix` (the token's
+  first characters) lets an administrator tell tokens apart in `lifesign api token list`.
+- `api_calls`: every call of the API — who (token, department), which route (the path
+  *template*: an ID number in a path never reaches the log), the HTTP status, how many items
+  it carried, how long it took.
+"""
 
 from __future__ import annotations
 
-from lifesign.store.models import Base, BigId  # noqa: F401
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lifesign.store.models import Base, BigId
+
+__all__ = ["ApiCall", "ApiToken", "Base"]
+
+
+def _now() -> Any:
+    return func.now()
+
+
+class ApiToken(Base):
+    """A department's API token (hashed); `scopes` are the extra rights beyond reading."""
+
+    __tablename__ = "api_tokens"
+
+    token_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    department: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_by: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiCall(Base):
+    """One call of the API (also the refused ones: a 401 has no token)."""
+
+    __tablename__ = "api_calls"
+
+    call_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.token_id"))
+    department: Mapped[str | None] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(256))  # the route template, never the real path
+    status: Mapped[int] = mapped_column(Integer)
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    duration_ms: Mapped[float] = mapped_column(Float)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index(None, "token_id", "at"), Index(None, "at"))
