@@ -41,6 +41,7 @@ SUBCOMMANDS = {
     "plugins": "lifesign.plugins:plugins_command",
     "replay": "lifesign.replay.cli:replay",
     "score": "lifesign.replay.cli:score",
+    "api": "lifesign.web.api.cli:api",
 }
 
 err_console = Console(stderr=True)
