@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -138,6 +139,34 @@ def retry(ctx: click.Context, message_id: int, now_text: str | None) -> None:
     finally:
         engine.dispose()
     console.print(f"message {message_id} queued again")
+
+
+@notify.command("receipts")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--gateway",
+    "gateway_name",
+    default=None,
+    help="Only messages sent through this gateway (when the file does not say).",
+)
+@click.pass_context
+def receipts(ctx: click.Context, file: Path, gateway_name: str | None) -> None:
+    """Apply a provider's delivery receipts (CSV or JSON lines) to the outbox."""
+    from lifesign.cli import settings_of
+    from lifesign.notify.receipts import apply_receipts
+    from lifesign.store import open_database
+
+    engine = open_database(settings_of(ctx))
+    try:
+        report = apply_receipts(engine, file, gateway=gateway_name)
+    finally:
+        engine.dispose()
+    console.print(
+        f"{file.name}: {report.applied} applied, {report.already} already recorded, "
+        f"{report.unknown} unknown reference(s), {len(report.problems)} rejected"
+    )
+    for problem in report.problems:
+        console.print(f"  [yellow]rejected[/] {problem}", soft_wrap=True)
 
 
 @notify.command("templates")
