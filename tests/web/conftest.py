@@ -1,0 +1,182 @@
+"""Fixtures of the web tests.
+
+- `web_city` (session): a small synthetic city (300 recipients, seed 11) with its registry
+  imported, four months loaded as history and one week replayed day by day, in a temp home on
+  SQLite, with the demo accounts (one per role) created; yields its Settings. Shared: do not
+  write to it — a test that writes uses `web_home` (a copy of the home in tmp_path).
+- `users` (session): the demo logins by key: admin, officer, datamgr, worker, auditor.
+- `web_app` (session): the app over `web_city`.
+- `client` (function): `client("worker")` → a logged-in TestClient over `web_app`, which knows
+  the session's CSRF token (`.csrf_token`) and posts forms with it (`.post_form(url, data)`).
+- `home_app` / `home_client`: the same over `web_home`, for tests that write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from lifesign.catalog import load_catalog
+from lifesign.config import Settings, load_settings
+from lifesign.web.demo_accounts import DemoLogin, create_demo_accounts
+
+CITY_RECIPIENTS = 300
+CITY_SEED = 11
+HISTORY_DAYS = 120  # days of the window loaded as history before the replayed week
+REPLAY_DAYS = 7
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]*)"')
+
+
+def _settings(home: Path) -> Settings:
+    return load_settings(home=home, database_url=f"sqlite:///{home / 'lifesign.db'}")
+
+
+@pytest.fixture(scope="session")
+def web_city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    from lifesign.replay.runner import Replay, default_period
+    from lifesign.replay.truth import read_window
+    from lifesign.store import open_database
+    from lifesign.synth.city import build_city
+    from lifesign.synth.config import SynthConfig
+
+    os.environ.setdefault("LIFESIGN_LAKE_FSYNC", "0")
+    root = tmp_path_factory.mktemp("web-city")
+    catalog = load_catalog(None)
+    city = root / "city"
+    build_city(
+        SynthConfig(recipients=CITY_RECIPIENTS, seed=CITY_SEED, out=city, workers=1), catalog
+    )
+    settings = _settings(root / "home")
+    settings.ensure_home()
+    window = read_window(city)
+    first = window.start + dt.timedelta(days=HISTORY_DAYS)
+    period = default_period(window, first, first + dt.timedelta(days=REPLAY_DAYS - 1))
+    Replay(settings, city, period, catalog=catalog).run()
+    engine = open_database(settings)
+    try:
+        create_demo_accounts(engine, catalog)
+    finally:
+        engine.dispose()
+    yield settings
+
+
+@pytest.fixture(scope="session")
+def users(web_city: Settings) -> dict[str, DemoLogin]:
+    """The demo logins (created in `web_city`), by key."""
+    from lifesign.web.demo_accounts import DEMO_LOGINS
+
+    return {login.key: login for login in DEMO_LOGINS}
+
+
+@pytest.fixture
+def web_home(web_city: Settings, tmp_path: Path) -> Settings:
+    """A private copy of the web city's home (SQLite file and lake), for tests that write."""
+    home = tmp_path / "home"
+    shutil.copytree(web_city.home, home, ignore=shutil.ignore_patterns("*.db-wal", "*.db-shm"))
+    # the WAL may hold committed pages: copy the database through SQLite's backup instead
+    import sqlite3
+
+    source = sqlite3.connect(web_city.home / "lifesign.db")
+    target = sqlite3.connect(home / "lifesign.db")
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    return _settings(home)
+
+
+class WebClient(TestClient):
+    """A TestClient logged in as one user; knows the session's CSRF token."""
+
+    csrf_token: str = ""
+
+    def refresh_csrf(self, path: str = "/account") -> str:
+        page = self.get(path)
+        found = CSRF_META.search(page.text)
+        assert found, f"no csrf meta tag on {path} ({page.status_code})"
+        self.csrf_token = found.group(1)
+        return self.csrf_token
+
+    def post_form(
+        self, url: str, data: dict[str, Any] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """POST a form carrying the session's CSRF token (no redirect followed)."""
+        fields = {"csrf_token": self.csrf_token, **(data or {})}
+        kwargs.setdefault("follow_redirects", False)
+        return self.post(url, data=fields, **kwargs)
+
+
+def login_client(app: FastAPI, login: DemoLogin | tuple[str, str]) -> WebClient:
+    """A client of `app` logged in with the given login (a DemoLogin or (username, password))."""
+    username, password = (login.username, login.password) if isinstance(login, DemoLogin) else login
+    client = WebClient(app, base_url="http://testserver")
+    form = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]*)"', form.text)
+    assert token, form.text[:500]
+    answer = client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, (answer.status_code, answer.text[:500])
+    client.refresh_csrf()
+    return client
+
+
+@pytest.fixture(scope="session")
+def web_app(web_city: Settings) -> Iterator[FastAPI]:
+    from lifesign.web.app import create_app
+
+    app = create_app(web_city)
+    yield app
+    app.state.engine.dispose()
+
+
+@pytest.fixture
+def client(web_app: FastAPI, users: dict[str, DemoLogin]) -> Iterator[Callable[[str], WebClient]]:
+    """`client("worker")`: a TestClient logged in as that demo user over the shared city."""
+    made: list[WebClient] = []
+
+    def make(key: str) -> WebClient:
+        made.append(login_client(web_app, users[key]))
+        return made[-1]
+
+    yield make
+    for one in made:
+        one.close()
+
+
+@pytest.fixture
+def home_app(web_home: Settings) -> Iterator[FastAPI]:
+    from lifesign.web.app import create_app
+
+    app = create_app(web_home)
+    yield app
+    app.state.engine.dispose()
+
+
+@pytest.fixture
+def home_client(
+    home_app: FastAPI, users: dict[str, DemoLogin]
+) -> Iterator[Callable[[str], WebClient]]:
+    """Like `client`, over the private copy `web_home` (for tests that write)."""
+    made: list[WebClient] = []
+
+    def make(key: str) -> WebClient:
+        made.append(login_client(home_app, users[key]))
+        return made[-1]
+
+    yield make
+    for one in made:
+        one.close()
