@@ -1,7 +1,12 @@
-"""The REST API's routes (/api/v1)."""
+"""The REST API's routes (/api/v1): one module per concern, each its own router."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-router = APIRouter(prefix="/api/v1")
+from lifesign.web.api import changes, evidence, manual, status, tasks
+from lifesign.web.api.calls import API_PREFIX
+
+router = APIRouter(prefix=API_PREFIX)
+for module in (status, changes, evidence, manual, tasks):
+    router.include_router(module.router)
