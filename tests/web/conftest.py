@@ -180,3 +180,46 @@ def home_client(
     yield make
     for one in made:
         one.close()
+
+
+# --------------------------------------------------------------------------------------------
+# A tiny registry on either backend (`engine` of tests/conftest.py: SQLite and PostgreSQL)
+# --------------------------------------------------------------------------------------------
+
+GRID_A = "341602001001001"
+GRID_B = "341602001001002"
+
+
+@pytest.fixture
+def small_registry(engine: Any) -> dict[str, int]:
+    """Three synthetic persons: A1 (grid A, resident_pension), A2 (grid A, longevity_allowance),
+    B1 (grid B, resident_pension); their person ids by name."""
+    from decimal import Decimal
+
+    from sqlalchemy import insert
+
+    from lifesign.store.models import Enrollment, Person
+
+    people = {
+        "A1": ("341602194703150021", GRID_A, "resident_pension"),
+        "A2": ("341602193805060032", GRID_A, "longevity_allowance"),
+        "B1": ("341602195011110043", GRID_B, "resident_pension"),
+    }
+    ids: dict[str, int] = {}
+    with engine.begin() as conn:
+        for n, (name, (id_number, grid, program)) in enumerate(people.items()):
+            person_id = conn.execute(
+                insert(Person)
+                .values(pseudonym=f"{n:032d}", id_number=id_number, name=f"测试{name}",
+                        sex="F", grid_code=grid)
+                .returning(Person.person_id)
+            ).scalar_one()  # fmt: skip
+            conn.execute(
+                insert(Enrollment).values(
+                    external_ref=f"E-{name}", person_id=person_id, program=program,
+                    start_date=dt.date(2020, 1, 1), monthly_amount=Decimal("150.00"),
+                    status="active",
+                )
+            )  # fmt: skip
+            ids[name] = int(person_id)
+    return ids
