@@ -140,10 +140,11 @@ def test_the_city_lake_is_exactly_once_minimal_and_partitioned(
         [glob],
     ).fetchone()
     assert misplaced == (0,)
+    # Each file is sorted by person, then event time (row-group statistics find a person).
     unsorted = lake.execute(
-        "SELECT count(*) FROM (SELECT event_time < lag(event_time) OVER (PARTITION BY filename "
-        "ORDER BY file_row_number) AS back FROM read_parquet(?, filename = true, "
-        "file_row_number = true, hive_partitioning = false)) WHERE back",
+        "SELECT count(*) FROM (SELECT (person_id, event_time) < lag((person_id, event_time)) "
+        "OVER (PARTITION BY filename ORDER BY file_row_number) AS back FROM read_parquet(?, "
+        "filename = true, file_row_number = true, hive_partitioning = false)) WHERE back",
         [glob],
     ).fetchone()
     assert unsorted == (0,)
