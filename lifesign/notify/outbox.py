@@ -2,6 +2,7 @@
 
     enqueue(connection, person_id=..., phone=..., reason="reminder_60", period_key="2026-05-04",
             params={...}, now=...)          # in the caller's transaction; False if already there
+    enqueue_many(connection, [SmsRequest(...), ...], now=...)   # the same for many, in bulk
     deliver_due(engine, gateway, now)       # its own transactions, one message at a time
 
 At most once per person, reason and period: UNIQUE(person_id, reason, period_key). Delivery
@@ -18,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -144,52 +145,106 @@ def enqueue_message(
     config: NotifyConfig | None = None,
 ) -> EnqueueOutcome:
     """Like `enqueue`, saying why nothing was queued: 'duplicate' or 'no_phone'."""
+    request = SmsRequest(person_id, phone, reason, period_key, params, lang)
+    return enqueue_many(connection, [request], now=now, config=config)[0]
+
+
+@dataclass(frozen=True)
+class SmsRequest:
+    """One SMS a step wants queued (see `enqueue_many`)."""
+
+    person_id: int
+    phone: str | None
+    reason: str
+    period_key: str
+    params: Mapping[str, Any]
+    lang: str = DEFAULT_LANG
+
+    @property
+    def key(self) -> tuple[int, str, str]:
+        """The at-most-once key: UNIQUE(person_id, reason, period_key)."""
+        return (self.person_id, self.reason, self.period_key)
+
+
+def enqueue_many(
+    connection: Connection,
+    requests: Iterable[SmsRequest],
+    *,
+    now: dt.datetime,
+    config: NotifyConfig | None = None,
+) -> list[EnqueueOutcome]:
+    """Queue many SMS in the caller's transaction; the outcome of each, in order.
+
+    Every body is rendered first (a TemplateError queues nothing), then the new messages go
+    in with multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING statements (SQLAlchemy's
+    "insertmanyvalues": a thousand rows a statement, on SQLite and PostgreSQL alike). The
+    UNIQUE(person_id, reason, period_key) constraint is what keeps a message at most once,
+    here as in `enqueue`: a message already in the outbox, or repeated earlier in the same
+    call, is 'duplicate'; one without a phone is 'no_phone'.
+    """
     config = config or load_notify_config()
-    number = "".join((phone or "").split())
-    if not number:
-        return "no_phone"
-    templates = load_templates(lang, sms=config.sms)
-    rendered = templates.render(reason, params)
-    segments = config.sms.segments(rendered.body)
-    if segments > config.sms.max_segments:
-        log.warning(
-            "SMS %s for person %s takes %d segments (limit %d)",
-            rendered.template,
-            person_id,
-            segments,
-            config.sms.max_segments,
-        )
+    wanted = list(requests)
+    outcomes: list[EnqueueOutcome] = []
+    rows: list[dict[str, Any]] = []
+    first_of: dict[tuple[int, str, str], int] = {}
     moment = to_utc(now, config)
-    values = {
-        "person_id": person_id,
-        "phone": number,
-        "reason": reason,
-        "period_key": period_key,
-        "lang": lang,
-        "template": rendered.template,
-        "params": rendered.params,
-        "body": rendered.body,
-        "status": "queued",
-        "attempts": 0,
-        "next_attempt_at": moment,
-        "created_at": moment,
-    }
+    for position, request in enumerate(wanted):
+        number = "".join((request.phone or "").split())
+        if not number:
+            outcomes.append("no_phone")
+            continue
+        rendered = load_templates(request.lang, sms=config.sms).render(
+            request.reason, request.params
+        )
+        segments = config.sms.segments(rendered.body)
+        if segments > config.sms.max_segments:
+            log.warning(
+                "SMS %s for person %s takes %d segments (limit %d)",
+                rendered.template,
+                request.person_id,
+                segments,
+                config.sms.max_segments,
+            )
+        outcomes.append("duplicate")  # until the insert says it went in
+        if request.key in first_of:
+            continue
+        first_of[request.key] = position
+        rows.append(
+            {
+                "person_id": request.person_id,
+                "phone": number,
+                "reason": request.reason,
+                "period_key": request.period_key,
+                "lang": request.lang,
+                "template": rendered.template,
+                "params": rendered.params,
+                "body": rendered.body,
+                "status": "queued",
+                "attempts": 0,
+                "next_attempt_at": moment,
+                "created_at": moment,
+            }
+        )
+    if not rows:
+        return outcomes
+    statement = _insert_new(connection).returning(
+        outbox.c.person_id, outbox.c.reason, outbox.c.period_key
+    )
+    result = connection.execute(statement, rows)
+    for person_id, reason, period_key in result.all():
+        outcomes[first_of[(int(person_id), str(reason), str(period_key))]] = "queued"
+    return outcomes
+
+
+def _insert_new(connection: Connection) -> Any:
+    """INSERT INTO outbox ... ON CONFLICT (person_id, reason, period_key) DO NOTHING."""
     dialect = connection.dialect.name
     conflict = ["person_id", "reason", "period_key"]
     if dialect == "postgresql":
-        statement: Any = (
-            postgresql.insert(outbox)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=conflict)
-        )
-    elif dialect == "sqlite":
-        statement = (
-            sqlite.insert(outbox).values(**values).on_conflict_do_nothing(index_elements=conflict)
-        )
-    else:
-        raise OutboxError(f"the outbox does not support database {dialect!r}", "")
-    inserted = connection.execute(statement.returning(outbox.c.message_id)).scalar()
-    return "queued" if inserted is not None else "duplicate"
+        return postgresql.insert(outbox).on_conflict_do_nothing(index_elements=conflict)
+    if dialect == "sqlite":
+        return sqlite.insert(outbox).on_conflict_do_nothing(index_elements=conflict)
+    raise OutboxError(f"the outbox does not support database {dialect!r}", "")
 
 
 # --------------------------------------------------------------------------------------------
