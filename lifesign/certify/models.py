@@ -101,6 +101,9 @@ class Decision(Base):
         Index(None, "person_id", "kind"),
         Index(None, "decided_on"),
         Index(None, "kind", "effective_date"),
+        # the daily run reads the decisions of one kind made since a day (certified since
+        # the previous run, ...): without it SQLite walks every decision of that kind
+        Index(None, "kind", "decided_on"),
     )
 
 
@@ -140,7 +143,12 @@ class PersonStateRow(Base):
     death_date: Mapped[dt.date | None] = mapped_column(Date)
     updated_on: Mapped[dt.date | None] = mapped_column(Date)
 
-    __table_args__ = (CheckConstraint(f"status IN {PERSON_STATUSES!r}", name="status"),)
+    __table_args__ = (
+        CheckConstraint(f"status IN {PERSON_STATUSES!r}", name="status"),
+        # the daily run finds the few persons not alive (deaths to settle) without reading
+        # every state row
+        Index(None, "status"),
+    )
 
 
 class Review(Base):

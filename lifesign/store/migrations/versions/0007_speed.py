@@ -8,7 +8,7 @@ Create Date: 2026-11-29
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op  # noqa: F401
+from alembic import op
 
 revision = "0007"
 down_revision = "0006"
@@ -20,8 +20,12 @@ NOW = sa.func.now()
 
 
 def upgrade() -> None:
-    pass
+    # the daily lifecycle (lifesign/lifecycle/daily.py): decisions of a kind made since a day,
+    # and the persons of a status (the deceased not yet settled)
+    op.create_index(op.f("ix_decisions_kind_decided_on"), "decisions", ["kind", "decided_on"])
+    op.create_index(op.f("ix_person_state_status"), "person_state", ["status"])
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index(op.f("ix_person_state_status"), table_name="person_state")
+    op.drop_index(op.f("ix_decisions_kind_decided_on"), table_name="decisions")
