@@ -25,9 +25,7 @@ def _status_url(person: Recipient) -> str:
 
 def _calls(api: ApiClient) -> list[dict[str, object]]:
     with api.app_.state.engine.connect() as conn:
-        return [
-            dict(r._mapping) for r in conn.execute(select(calls_t).order_by(calls_t.c.call_id))
-        ]
+        return [dict(r._mapping) for r in conn.execute(select(calls_t).order_by(calls_t.c.call_id))]
 
 
 def test_no_token_is_401_with_a_clear_body(

@@ -79,7 +79,9 @@ def test_push_validates_quarantines_and_is_exactly_once(
     assert again.json()["accepted"] == 0 and "nothing changed" in again.json()["message"]
 
     # the same good records inside another push: dropped as duplicates by record id
-    mixed = _push(api, headers, [records[1], records[0], _record("JS-7", recipients["B2"].id_number)])
+    mixed = _push(
+        api, headers, [records[1], records[0], _record("JS-7", recipients["B2"].id_number)]
+    )
     assert mixed.status_code == 200
     assert (mixed.json()["accepted"], mixed.json()["duplicate"]) == (1, 2)
     with api.app_.state.engine.connect() as conn:

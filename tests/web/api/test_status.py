@@ -99,9 +99,7 @@ def test_batch_answers_every_item_in_place(
 
 def test_batch_over_10000_is_422_with_a_clear_message(api: ApiClient) -> None:
     headers = api.token("hrss")
-    answer = api.post(
-        "/api/v1/status/batch", headers=headers, json={"id_numbers": ["1"] * 10_001}
-    )
+    answer = api.post("/api/v1/status/batch", headers=headers, json={"id_numbers": ["1"] * 10_001})
     assert answer.status_code == 422
     error = answer.json()["error"]
     assert error["what"] == "batch too large"
