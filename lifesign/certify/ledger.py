@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict, cast
 
-from sqlalchemy import Connection, Table, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 
 from lifesign.certify.models import (
     CHANNELS,
@@ -45,6 +45,7 @@ __all__ = [
     "decisions_of",
     "ensure_person_state",
     "record_decision",
+    "record_decisions",
 ]
 
 decisions_t = cast(Table, Decision.__table__)
@@ -179,46 +180,124 @@ def record_decision(
     run_id: int | None = None,
 ) -> int:
     """Append a decision to the ledger, move the person's state; the new decision_id."""
+    row: dict[str, Any] = {
+        "person_id": person_id,
+        "kind": kind,
+        "effective_date": effective_date,
+        "decided_on": decided_on,
+        "rule": rule,
+        "catalog_version": catalog_version,
+        "evidence": evidence,
+        "channel": channel,
+        "enrollment_id": enrollment_id,
+        "valid_until": valid_until,
+        "details": details,
+        "run_id": run_id,
+    }
+    return record_decisions(connection, [row])[0]
+
+
+# The fields of a decision a caller gives (`record_decisions`); the mandatory ones first.
+_REQUIRED_FIELDS = ("person_id", "kind", "effective_date", "decided_on", "rule", "catalog_version")
+_OPTIONAL_FIELDS = ("evidence", "channel", "enrollment_id", "valid_until", "details", "run_id")
+# Rows per statement when reading states by person (SQLite's bound-parameter limit is 32766).
+_IDS_PER_QUERY = 10_000
+
+
+def _ledger_row(row: Mapping[str, Any], position: int) -> dict[str, Any]:
+    """One decision to insert, checked like `record_decision` checks its arguments."""
+    missing = [name for name in _REQUIRED_FIELDS if row.get(name) is None]
+    unknown = sorted(set(row) - set(_REQUIRED_FIELDS) - set(_OPTIONAL_FIELDS))
+    if missing or unknown:
+        raise LifesignError(
+            f"decision #{position}: "
+            + (f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(unknown)}"),
+            f"a decision has {', '.join(_REQUIRED_FIELDS)} and optionally "
+            + ", ".join(_OPTIONAL_FIELDS),
+            Location(key="decisions"),
+        )
+    kind, channel = row["kind"], row.get("channel")
     _check(kind, channel)
-    if kind == "certified" and valid_until is None:
+    if kind == "certified" and row.get("valid_until") is None:
         raise LifesignError(
             "a certification needs valid_until",
             "valid_until is the evidence date plus the certification period",
             Location(key="decisions.valid_until"),
         )
-    ensure_person_state(connection, [person_id])
-    decision_id = connection.execute(
-        insert(decisions_t)
-        .values(
-            run_id=run_id,
-            person_id=person_id,
-            enrollment_id=enrollment_id,
-            kind=kind,
-            effective_date=effective_date,
-            decided_on=decided_on,
-            channel=channel,
-            valid_until=valid_until,
-            evidence=[dict(ref) for ref in evidence],
-            rule=rule,
-            catalog_version=catalog_version,
-            details=None if details is None else dict(details),
+    details = row.get("details")
+    return {
+        "run_id": row.get("run_id"),
+        "person_id": int(row["person_id"]),
+        "enrollment_id": row.get("enrollment_id"),
+        "kind": kind,
+        "effective_date": row["effective_date"],
+        "decided_on": row["decided_on"],
+        "channel": channel,
+        "valid_until": row.get("valid_until"),
+        "evidence": [dict(ref) for ref in row.get("evidence") or ()],
+        "rule": row["rule"],
+        "catalog_version": row["catalog_version"],
+        "details": None if details is None else dict(details),
+    }
+
+
+def record_decisions(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Append many decisions at once (the fields of `record_decision`, one mapping each) and
+    move their persons' states as if they were recorded one by one, in order.
+
+    One multi-row INSERT ... RETURNING per thousand decisions (SQLAlchemy's "insertmanyvalues",
+    on SQLite and PostgreSQL alike), one read of the persons' states and one executemany of
+    the states that moved. Returns the new decision ids in the order of `rows`. Everything
+    happens on the caller's connection, so in the caller's transaction.
+    """
+    ledger_rows = [_ledger_row(row, position) for position, row in enumerate(rows)]
+    if not ledger_rows:
+        return []
+    person_ids = sorted({row["person_id"] for row in ledger_rows})
+    for start in range(0, len(person_ids), _IDS_PER_QUERY):
+        seed_person_state(connection, person_ids[start : start + _IDS_PER_QUERY])
+    states: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(person_ids), _IDS_PER_QUERY):
+        chunk = person_ids[start : start + _IDS_PER_QUERY]
+        for found in connection.execute(
+            select(person_state_t).where(person_state_t.c.person_id.in_(chunk))
+        ).mappings():
+            states[int(found["person_id"])] = dict(found)
+    unknown = [person_id for person_id in person_ids if person_id not in states]
+    if unknown:
+        raise LifesignError(
+            f"person {unknown[0]} is not in the registry"
+            + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""),
+            "decisions and states are about registry persons",
+            Location(key="people.person_id"),
         )
-        .returning(decisions_t.c.decision_id)
-    ).scalar_one()
-    state = current_state(connection, person_id)
-    after = advance_state(
-        _as_dict(state),
-        kind=kind,
-        effective_date=effective_date,
-        decided_on=decided_on,
-        channel=channel,
-        valid_until=valid_until,
+    result = connection.execute(
+        insert(decisions_t).returning(decisions_t.c.decision_id, sort_by_parameter_order=True),
+        ledger_rows,
     )
-    changes = {name: value for name, value in after.items() if name in STATE_FIELDS}
-    connection.execute(
-        update(person_state_t).where(person_state_t.c.person_id == person_id).values(changes)
-    )
-    return int(decision_id)
+    decision_ids = [int(decision_id) for decision_id in result.scalars().all()]
+    before = {person_id: dict(state) for person_id, state in states.items()}
+    for row in ledger_rows:
+        person_id = row["person_id"]
+        states[person_id] = advance_state(
+            states[person_id],
+            kind=row["kind"],
+            effective_date=row["effective_date"],
+            decided_on=row["decided_on"],
+            channel=row["channel"],
+            valid_until=row["valid_until"],
+        )
+    moved = [
+        {"b_person_id": person_id, **{name: state[name] for name in STATE_FIELDS}}
+        for person_id, state in states.items()
+        if any(state[name] != before[person_id][name] for name in STATE_FIELDS)
+    ]
+    if moved:
+        connection.execute(
+            update(person_state_t).where(person_state_t.c.person_id == bindparam("b_person_id")),
+            moved,
+        )
+    return decision_ids
 
 
 # The state fields a decision moves (status and status_since move by transitions only).
