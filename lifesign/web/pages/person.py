@@ -1,7 +1,103 @@
-"""Pages: person."""
+"""Pages: find a person (`/people?q=`: an ID number, normalised, or a name — within the
+principal's scope) and a person's page (`/people/{person_id}`): status per benefit, the
+evidence timeline (type, source, date), decisions with their explanation, messages, payments.
+
+Every search and every view of a person's page writes an audit row. The ID number is masked
+unless the role may see it in full (`view_full_id`), the phone always. A person out of scope
+is a 404, never a 403: the page does not reveal that the person exists.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from sqlalchemy import Connection
+
+from lifesign.catalog import Catalog
+from lifesign.errors import LifesignError
+from lifesign.registry.ids import mask_id_number, normalize_id_number
+from lifesign.web.audit import audit
+from lifesign.web.auth import Principal, page_user
+from lifesign.web.db import connection
+from lifesign.web.errors import NotFound
+from lifesign.web.pages._labels import Labels
+from lifesign.web.permissions import allowed, people_scope, require, require_person
+from lifesign.web.queries.common import data_date
+from lifesign.web.queries.person import _looks_like_id, person_page, search_people
+from lifesign.web.templating import page_lang, render
 
 router = APIRouter()
+
+
+def _safe_query(text: str) -> str:
+    """What the audit log keeps of a search: an ID number masked, a name as typed."""
+    if _looks_like_id(text):
+        try:
+            return mask_id_number(normalize_id_number(text))
+        except LifesignError:
+            return mask_id_number(text.strip())
+    return text.strip()[:64]
+
+
+@router.get("/people")
+def people_search(
+    request: Request,
+    principal: Annotated[Principal, Depends(page_user)],
+    conn: Annotated[Connection, Depends(connection)],
+    q: str = "",
+) -> Response:
+    require(principal, "search_people")
+    catalog: Catalog = request.app.state.catalog
+    result = search_people(conn, people_scope(principal), q)
+    if q.strip():
+        audit(
+            conn,
+            principal,
+            "search_people",
+            target=f"q={_safe_query(q)}",
+            request=request,
+            details={"by": result.by, "person_ids": [f.person_id for f in result.found]},
+        )
+    return render(
+        request,
+        "pages/people.html",
+        {
+            "result": result,
+            "q": q,
+            "labels": Labels(catalog, page_lang(request, principal)),
+            "full_id": allowed(principal, "view_full_id"),
+        },
+        principal=principal,
+    )
+
+
+@router.get("/people/{person_id}")
+def person_view(
+    request: Request,
+    principal: Annotated[Principal, Depends(page_user)],
+    conn: Annotated[Connection, Depends(connection)],
+    person_id: int,
+) -> Response:
+    require(principal, "view_person")
+    require_person(conn, principal, person_id)
+    catalog: Catalog = request.app.state.catalog
+    found = person_page(conn, request.app.state.settings, person_id)
+    if found is None:
+        raise NotFound("no such person", f"person {person_id} is not known")
+    audit(conn, principal, "view_person", person_id=person_id, request=request)
+    return render(
+        request,
+        "pages/person.html",
+        {
+            "person": found,
+            "as_of": data_date(conn),
+            "labels": Labels(catalog, page_lang(request, principal)),
+            "full_id": allowed(principal, "view_full_id"),
+            "may_visit": allowed(principal, "record_visit"),
+            "outcomes": ("seen_alive", "deceased", "moved_away", "not_found"),
+            "visit": request.query_params.get("visit"),
+        },
+        principal=principal,
+    )

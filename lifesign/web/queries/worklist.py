@@ -1,0 +1,278 @@
+"""A community worker's worklist: the people of their grids whose certification is due.
+
+Two kinds of rows, one list ordered by due date (oldest first):
+
+- an open **visit task** (the lifecycle created it after the SMS reminders; the worker records
+  the visit's outcome against it);
+- a recipient whose certification **expires soon** (within `expiring_within_days`), or has
+  expired or was never recorded, and who has no open task yet: the worker may call ahead.
+
+Each row carries what the worker needs at the door: name, masked ID number, the phone (in full:
+the worker must call — it is masked everywhere else), address, the reminders already sent
+(outbox), and the programs. Scoped by the people's grid (`people.grid_code`, indexed), paged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    exists,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
+
+from lifesign.certify.models import PersonStateRow
+from lifesign.lifecycle.models import VisitTask
+from lifesign.notify.models import OutboxMessage
+from lifesign.store.models import Enrollment, Person
+from lifesign.web.queries.common import as_date, data_date
+from lifesign.web.queries.parameters import page_parameters
+
+people_t = cast(Table, Person.__table__)
+state_t = cast(Table, PersonStateRow.__table__)
+tasks_t = cast(Table, VisitTask.__table__)
+outbox_t = cast(Table, OutboxMessage.__table__)
+enrollments_t = cast(Table, Enrollment.__table__)
+
+# A never-certified recipient sorts with the most overdue (no certification date at all).
+NEVER = dt.date(1900, 1, 1)
+
+
+@dataclass(frozen=True)
+class Reminder:
+    reason: str
+    status: str
+    created_at: dt.datetime | None
+    sent_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    person_id: int
+    task_id: int | None  # None: expiring soon, no visit task yet
+    task_reason: str | None
+    due: dt.date | None  # the task's due date, else the certification's end
+    attempts: int
+    name: str | None
+    id_number: str | None  # full: the template masks it (mask_id) unless view_full_id
+    phone: str | None  # full: the worker must call
+    address: str | None
+    grid_code: str | None
+    status: str | None  # person status (alive, ...)
+    valid_until: dt.date | None
+    last_certified_on: dt.date | None
+    channel: str | None
+    programs: tuple[str, ...]
+    reminders: tuple[Reminder, ...]
+
+    def days_left(self, as_of: dt.date) -> int | None:
+        return None if self.due is None else (self.due - as_of).days
+
+
+@dataclass(frozen=True)
+class Worklist:
+    as_of: dt.date
+    items: tuple[WorkItem, ...]
+    total: int
+    open_tasks: int
+    page: int
+    page_size: int
+    grids: tuple[str, ...] | None  # the grids listed (None: every grid)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+def _live_enrollment() -> Any:
+    return exists(
+        select(enrollments_t.c.enrollment_id).where(
+            enrollments_t.c.person_id == people_t.c.person_id,
+            enrollments_t.c.status.in_(("active", "suspended")),
+        )
+    )
+
+
+def _due_rows(grids: Sequence[str] | None, as_of: dt.date, within_days: int) -> Any:
+    """(person_id, task_id, reason, due, attempts) of every row of the worklist."""
+    tasks = select(
+        tasks_t.c.person_id.label("person_id"),
+        tasks_t.c.task_id.label("task_id"),
+        tasks_t.c.reason.label("reason"),
+        tasks_t.c.due_date.label("due"),
+        tasks_t.c.attempts.label("attempts"),
+    ).select_from(tasks_t.join(people_t, people_t.c.person_id == tasks_t.c.person_id))
+    tasks = tasks.where(tasks_t.c.status == "open")
+    open_task = exists(
+        select(tasks_t.c.task_id).where(
+            tasks_t.c.person_id == people_t.c.person_id, tasks_t.c.status == "open"
+        )
+    )
+    horizon = as_of + dt.timedelta(days=within_days)
+    expiring = (
+        select(
+            people_t.c.person_id.label("person_id"),
+            null().label("task_id"),
+            null().label("reason"),
+            func.coalesce(state_t.c.valid_until, literal(NEVER)).label("due"),
+            literal(0).label("attempts"),
+        )
+        .select_from(people_t.outerjoin(state_t, state_t.c.person_id == people_t.c.person_id))
+        .where(
+            func.coalesce(state_t.c.status, "alive") == "alive",
+            func.coalesce(state_t.c.valid_until, literal(NEVER)) <= horizon,
+            _live_enrollment(),
+            ~open_task,
+        )
+    )
+    if grids is not None:
+        tasks = tasks.where(people_t.c.grid_code.in_(grids))
+        expiring = expiring.where(people_t.c.grid_code.in_(grids))
+    return union_all(tasks, expiring).subquery("due_rows")
+
+
+def _reminders(
+    connection: Connection, person_ids: Sequence[int], per_person: int
+) -> dict[int, tuple[Reminder, ...]]:
+    found: dict[int, list[Reminder]] = defaultdict(list)
+    if not person_ids:
+        return {}
+    rows = connection.execute(
+        select(
+            outbox_t.c.person_id,
+            outbox_t.c.reason,
+            outbox_t.c.status,
+            outbox_t.c.created_at,
+            outbox_t.c.sent_at,
+        )
+        .where(outbox_t.c.person_id.in_(person_ids))
+        .order_by(outbox_t.c.person_id, outbox_t.c.message_id.desc())
+    )
+    for person_id, reason, status, created_at, sent_at in rows:
+        bucket = found[int(person_id)]
+        if len(bucket) < per_person:
+            bucket.append(Reminder(str(reason), str(status), created_at, sent_at))
+    return {person: tuple(items) for person, items in found.items()}
+
+
+def _programs(connection: Connection, person_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    found: dict[int, list[str]] = defaultdict(list)
+    if not person_ids:
+        return {}
+    for person_id, program in connection.execute(
+        select(enrollments_t.c.person_id, enrollments_t.c.program)
+        .where(
+            enrollments_t.c.person_id.in_(person_ids),
+            enrollments_t.c.status.in_(("active", "suspended")),
+        )
+        .order_by(enrollments_t.c.person_id, enrollments_t.c.program)
+    ):
+        found[int(person_id)].append(str(program))
+    return {person: tuple(programs) for person, programs in found.items()}
+
+
+def worklist(
+    connection: Connection,
+    grids: frozenset[str] | None,
+    *,
+    page: int = 1,
+    grid: str | None = None,
+    as_of: dt.date | None = None,
+) -> Worklist:
+    """One page of the worklist of `grids` (None: every grid), or of one of them (`grid`)."""
+    parameters = page_parameters().worklist
+    as_of = as_of or data_date(connection)
+    chosen: list[str] | None = None if grids is None else sorted(grids)
+    if grid:
+        chosen = [grid] if chosen is None or grid in chosen else []
+    rows = _due_rows(chosen, as_of, parameters.expiring_within_days)
+    total, open_tasks = connection.execute(
+        select(func.count(), func.count(rows.c.task_id)).select_from(rows)
+    ).one()
+    size = parameters.page_size
+    page = max(1, page)
+    picked = connection.execute(
+        select(rows)
+        .order_by(rows.c.due, rows.c.person_id, rows.c.task_id)
+        .limit(size)
+        .offset((page - 1) * size)
+    ).all()
+    person_ids = sorted({int(row.person_id) for row in picked})
+    people: dict[int, Any] = {}
+    if person_ids:
+        for row in connection.execute(
+            select(
+                people_t.c.person_id,
+                people_t.c.name,
+                people_t.c.id_number,
+                people_t.c.phone,
+                people_t.c.address,
+                people_t.c.grid_code,
+                state_t.c.status,
+                state_t.c.valid_until,
+                state_t.c.last_certified_on,
+                state_t.c.channel,
+            )
+            .select_from(people_t.outerjoin(state_t, state_t.c.person_id == people_t.c.person_id))
+            .where(people_t.c.person_id.in_(person_ids))
+        ):
+            people[int(row.person_id)] = row
+    reminders = _reminders(connection, person_ids, parameters.reminders_per_person)
+    programs = _programs(connection, person_ids)
+    items = []
+    for row in picked:
+        person_id = int(row.person_id)
+        person = people[person_id]
+        due = as_date(row.due)
+        items.append(
+            WorkItem(
+                person_id=person_id,
+                task_id=None if row.task_id is None else int(row.task_id),
+                task_reason=row.reason,
+                due=None if due == NEVER else due,
+                attempts=int(row.attempts or 0),
+                name=person.name,
+                id_number=person.id_number,
+                phone=person.phone,
+                address=person.address,
+                grid_code=person.grid_code,
+                status=person.status,
+                valid_until=as_date(person.valid_until),
+                last_certified_on=as_date(person.last_certified_on),
+                channel=person.channel,
+                programs=programs.get(person_id, ()),
+                reminders=reminders.get(person_id, ()),
+            )
+        )
+    return Worklist(
+        as_of=as_of,
+        items=tuple(items),
+        total=int(total),
+        open_tasks=int(open_tasks),
+        page=page,
+        page_size=size,
+        grids=None if chosen is None else tuple(chosen),
+    )
+
+
+def task_in_scope(connection: Connection, task_id: int, grids: frozenset[str] | None) -> Any:
+    """The open or closed task `task_id` with its person's grid, if the grids cover it."""
+    query = (
+        select(tasks_t, people_t.c.grid_code.label("person_grid"), people_t.c.name)
+        .select_from(tasks_t.join(people_t, people_t.c.person_id == tasks_t.c.person_id))
+        .where(tasks_t.c.task_id == task_id)
+    )
+    if grids is not None:
+        query = query.where(and_(people_t.c.grid_code.in_(sorted(grids))))
+    return connection.execute(query).first()
