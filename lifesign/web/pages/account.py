@@ -19,6 +19,7 @@ from lifesign.web.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     LoginFailed,
+    NewSession,
     Principal,
     clear_session_cookie,
     client_of,
@@ -33,10 +34,13 @@ from lifesign.web.auth import (
 from lifesign.web.db import connection, engine_of
 from lifesign.web.errors import CsrfRefused, TooManyRequests
 from lifesign.web.i18n import translate
+from lifesign.web.pages import admin, audit_log
 from lifesign.web.templating import home_path, page_lang, render
 from lifesign.web.webconfig import WebConfig
 
 router = APIRouter()
+router.include_router(admin.router)
+router.include_router(audit_log.router)
 
 
 def safe_next(value: str | None) -> str | None:
@@ -90,20 +94,25 @@ def login_submit(
         raise CsrfRefused("the form is refused", "it did not carry the login page's CSRF token")
     lang = page_lang(request, None)
     config: WebConfig = request.app.state.web_config
-    # Its own transaction: a failed attempt must be recorded although the answer is an error.
-    try:
-        with engine_of(request).begin() as conn:
+    # Its own transaction, committed even when the login fails: the failed attempt must be
+    # recorded (it counts for the throttling).
+    failure: LoginFailed | TooManyRequests | None = None
+    session: NewSession | None = None
+    with engine_of(request).begin() as conn:
+        try:
             session = login(
                 conn, username, password, client=client_of(request), now=now_of(request),
                 config=config,
             )  # fmt: skip
-    except TooManyRequests:
+        except (LoginFailed, TooManyRequests) as refused:
+            failure = refused
+    if isinstance(failure, TooManyRequests):
         message = translate("core.login.throttled", lang, minutes=config.login_window_minutes)
         return _login_page(
             request, message=message, next_path=safe_next(next) or "", username=username,
             status_code=429,
         )  # fmt: skip
-    except LoginFailed:
+    if session is None:
         return _login_page(
             request, message=translate("core.login.failed", lang),
             next_path=safe_next(next) or "", username=username, status_code=401,
