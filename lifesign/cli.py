@@ -42,6 +42,8 @@ SUBCOMMANDS = {
     "replay": "lifesign.replay.cli:replay",
     "score": "lifesign.replay.cli:score",
     "api": "lifesign.web.api.cli:api",
+    "serve": "lifesign.web.cli:serve",
+    "users": "lifesign.web.cli:users",
 }
 
 err_console = Console(stderr=True)
