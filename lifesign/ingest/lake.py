@@ -102,16 +102,23 @@ def parquet_list(paths: Iterable[Path]) -> str:
 
 
 def evidence_view(
-    connection: duckdb.DuckDBPyConnection, files: Sequence[Path], name: str = "evidence"
+    connection: duckdb.DuckDBPyConnection,
+    files: Sequence[Path],
+    name: str = "evidence",
+    *,
+    union_by_name: bool = True,
 ) -> None:
     """A view `name` over these lake files (an empty one with the lake's columns if none).
 
     `source` is a column of the files, so the hive partition names are not read as columns.
+    `union_by_name` reads every file's schema when the view is made (files of older schemas);
+    without it only the first file's is read until the view is queried.
     """
     if files:
+        union = "true" if union_by_name else "false"
         connection.execute(
             f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet("
-            f"{parquet_list(files)}, hive_partitioning = false, union_by_name = true)"
+            f"{parquet_list(files)}, hive_partitioning = false, union_by_name = {union})"
         )
     else:
         connection.register(f"_empty_{name}", LAKE_SCHEMA.empty_table())
@@ -331,8 +338,11 @@ class BatchWriter:
         table = table.take(
             pc.sort_indices(
                 table,
-                [("person_id", "ascending"), ("event_time", "ascending"), ("row", "ascending")],
-                null_placement="at_end",
+                [
+                    ("person_id", "ascending", "at_end"),
+                    ("event_time", "ascending", "at_end"),
+                    ("row", "ascending", "at_end"),
+                ],
             )
         )
         if run.writer is None:

@@ -6,7 +6,12 @@
 
 Each rule is SQL over the tables of lifesign.integrity.context (plain joins, group-bys and
 ROW_NUMBER windows, so it stays portable to Spark), with its thresholds from rules.yaml passed
-as parameters. docs/integrity.md explains each rule to a program officer.
+as parameters. Date arithmetic uses the functions Spark has — `DATE_ADD(date, days)` and
+`ADD_MONTHS(date, months)` (a macro in DuckDB, lifesign.integrity.context) — so the SQL
+transpiles unchanged (tests/integrity/test_sql_portable.py). The rules that look at evidence
+work in two steps: the per-person facts (`evidence_facts`) flag a few persons, then only
+their records are read (`person_records`). docs/integrity.md explains each rule to a program
+officer.
 """
 
 from __future__ import annotations
@@ -41,66 +46,62 @@ def _rows(context: ScanContext, sql: str, params: Sequence[Any]) -> list[dict[st
 
 
 # The recorded death of each person: the date the certification pass decided (person_state),
-# else the earliest strong death record in the lake. Parameter: the end of the as-of day.
+# else the earliest strong death record (evidence_facts).
 RECORDED_DEATH = """
-lake_death AS (
-    SELECT e.person_id, CAST(MIN(e.event_time) AS DATE) AS death_date
-    FROM evidence e JOIN evidence_types t ON t.code = e.evidence_type
-    WHERE t.strength = 'strong' AND t.establishes = 'deceased' AND e.event_time < ?
-      AND e.person_id IS NOT NULL
-    GROUP BY e.person_id
-),
 death AS (
     SELECT person_id, death_date FROM person_state WHERE death_date IS NOT NULL
     UNION ALL
-    SELECT l.person_id, l.death_date FROM lake_death l
-    WHERE NOT EXISTS (
-        SELECT 1 FROM person_state s WHERE s.person_id = l.person_id AND s.death_date IS NOT NULL
+    SELECT f.person_id, CAST(f.first_death AS DATE) AS death_date FROM evidence_facts f
+    WHERE f.first_death IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM person_state s WHERE s.person_id = f.person_id AND s.death_date IS NOT NULL
     )
 )
 """
 
+# Weak records of the flagged persons (person_records holds each one's from its bound on).
 WEAK_RECORDS = """
 SELECT e.person_id, e.source, e.record_id, e.evidence_type, e.event_time,
        ROW_NUMBER() OVER (PARTITION BY e.person_id ORDER BY e.event_time DESC, e.record_id) AS n
-FROM evidence e
+FROM person_records e
 JOIN evidence_types t ON t.code = e.evidence_type AND t.strength = 'weak'
-JOIN flagged f ON f.person_id = e.person_id
-WHERE e.event_time >= f.after AND e.event_time < ?
+"""
+
+# Per flagged person: its weak records (from its bound on), the first and the latest.
+WEAK_COUNTS = """
+SELECT e.person_id, COUNT(*) AS weak_records, MIN(e.event_time) AS first_weak,
+       MAX(e.event_time) AS last_weak
+FROM person_records e
+JOIN evidence_types t ON t.code = e.evidence_type AND t.strength = 'weak'
+GROUP BY e.person_id
+HAVING COUNT(*) >= ?
 """
 
 
-def _weak_evidence(
-    context: ScanContext, flagged: dict[int, dt.datetime], limit: int
-) -> dict[int, list[dict[str, Any]]]:
-    """The latest `limit` weak records of each flagged person dated at or after its bound."""
-    if not flagged:
-        return {}
-    import pyarrow as pa
-
-    context.duck.register(
-        "_flagged",
-        pa.table(
-            {
-                "person_id": pa.array(list(flagged), pa.int64()),
-                "after": pa.array(list(flagged.values()), pa.timestamp("s")),
-            }
-        ),
-    )
-    sql = f"WITH flagged AS (SELECT * FROM _flagged), w AS ({WEAK_RECORDS}) SELECT * FROM w "
-    sql += "WHERE n <= ? ORDER BY person_id, event_time"
+def _weak_evidence(context: ScanContext, limit: int) -> dict[int, list[dict[str, Any]]]:
+    """The latest `limit` weak records of each person in `person_records`."""
+    sql = f"WITH w AS ({WEAK_RECORDS}) SELECT * FROM w WHERE n <= ? ORDER BY person_id, event_time"
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for row in _rows(context, sql, [_end_of(context.as_of), limit]):
+    for row in _rows(context, sql, [limit]):
         out[int(row["person_id"])].append(
             {
+                "kind": "weak_record",
                 "source": row["source"],
                 "record_id": row["record_id"],
                 "evidence_type": row["evidence_type"],
                 "event_time": row["event_time"].isoformat(),
             }
         )
-    context.duck.unregister("_flagged")
     return out
+
+
+def _weak_counts(
+    context: ScanContext, since: dict[int, dt.datetime], minimum: int
+) -> dict[int, dict[str, Any]]:
+    """Load the records of these persons from their bound on (`person_records`) and count
+    their weak records: person → {weak_records, first_weak, last_weak}, for those with at
+    least `minimum`."""
+    context.load_person_records(since)
+    return {int(r["person_id"]): r for r in _rows(context, WEAK_COUNTS, [minimum])}
 
 
 def _payments_evidence(
@@ -136,6 +137,7 @@ def _payments_evidence(
     for row in _rows(context, sql, [limit]):
         out[int(row["key"])].append(
             {
+                "kind": "payment",
                 "enrollment_id": int(row["enrollment_id"]),
                 "external_ref": row["external_ref"],
                 "program": row["program"],
@@ -148,8 +150,34 @@ def _payments_evidence(
     return out
 
 
+class _Drafts:
+    """What every built-in rule does to propose a case: its own code and kind on the draft."""
+
+    code: str
+    kind: CaseKind
+
+    def draft(
+        self,
+        person_id: int,
+        details: dict[str, Any],
+        *,
+        evidence: Iterable[dict[str, Any]] = (),
+        amount: Decimal | None = None,
+        enrollment_id: int | None = None,
+    ) -> CaseDraft:
+        return CaseDraft(
+            person_id=int(person_id),
+            kind=self.kind,
+            rule=self.code,
+            amount=amount,
+            enrollment_id=enrollment_id,
+            evidence=tuple(evidence),
+            details=details,
+        )
+
+
 @dataclass(frozen=True)
-class PaymentsWithoutStrongEvidence:
+class PaymentsWithoutStrongEvidence(_Drafts):
     """冒领 signal: paid beyond the certification period with no strong evidence and no
     certification, while weak activity (card, phone, utilities) goes on."""
 
@@ -163,15 +191,11 @@ class PaymentsWithoutStrongEvidence:
         "while weak activity continues (possible fraudulent claim)"
     )
 
+    # Step 1, from the per-person facts: paid people, not dead, whose certification expired
+    # (anchor + period + grace) before the as-of date, with payments for periods after it and
+    # a weak record dated after it. Step 2 counts their weak records since the anchor.
     SQL = f"""
-    WITH strong AS (
-        SELECT e.person_id, CAST(MAX(e.event_time) AS DATE) AS last_strong
-        FROM evidence e JOIN evidence_types t ON t.code = e.evidence_type
-        WHERE t.strength = 'strong' AND t.establishes = 'alive' AND e.event_time < ?
-          AND e.person_id IS NOT NULL
-        GROUP BY e.person_id
-    ),
-    {RECORDED_DEATH},
+    WITH {RECORDED_DEATH},
     paid_people AS (
         SELECT en.person_id, MIN(pr.certification_period_months) AS period_months,
                MIN(en.start_date) AS first_start
@@ -179,10 +203,11 @@ class PaymentsWithoutStrongEvidence:
         GROUP BY en.person_id
     ),
     anchored AS (
-        SELECT pp.person_id, pp.period_months, s.last_strong,
+        SELECT pp.person_id, pp.period_months, CAST(f.last_strong AS DATE) AS last_strong,
+               CAST(f.last_weak AS DATE) AS last_weak,
                ps.last_certified_on AS state_certified_on, pe.registry_certified_on,
                GREATEST(
-                   COALESCE(s.last_strong, DATE '1900-01-01'),
+                   COALESCE(CAST(f.last_strong AS DATE), DATE '1900-01-01'),
                    COALESCE(ps.last_strong_event, DATE '1900-01-01'),
                    COALESCE(ps.last_certified_on, DATE '1900-01-01'),
                    COALESCE(pe.registry_certified_on, DATE '1900-01-01'),
@@ -190,23 +215,13 @@ class PaymentsWithoutStrongEvidence:
                ) AS anchor
         FROM paid_people pp
         JOIN people pe ON pe.person_id = pp.person_id
-        LEFT JOIN strong s ON s.person_id = pp.person_id
+        LEFT JOIN evidence_facts f ON f.person_id = pp.person_id
         LEFT JOIN person_state ps ON ps.person_id = pp.person_id
         WHERE NOT EXISTS (SELECT 1 FROM death d WHERE d.person_id = pp.person_id)
     ),
     expired AS (
-        SELECT a.*,
-               CAST(a.anchor + to_months(CAST(a.period_months + ? AS INTEGER)) AS DATE)
-                   AS expired_on
+        SELECT a.*, ADD_MONTHS(a.anchor, CAST(a.period_months + ? AS INTEGER)) AS expired_on
         FROM anchored a
-    ),
-    weak AS (
-        SELECT x.person_id, COUNT(*) AS weak_records, CAST(MAX(e.event_time) AS DATE) AS last_weak
-        FROM expired x
-        JOIN evidence e ON e.person_id = x.person_id
-        JOIN evidence_types t ON t.code = e.evidence_type AND t.strength = 'weak'
-        WHERE e.event_time >= CAST(x.anchor + INTERVAL 1 DAY AS TIMESTAMP) AND e.event_time < ?
-        GROUP BY x.person_id
     ),
     paid_after AS (
         SELECT x.person_id, COUNT(*) AS payments, SUM(p.amount_cents) AS paid_cents
@@ -217,42 +232,35 @@ class PaymentsWithoutStrongEvidence:
         GROUP BY x.person_id
     )
     SELECT x.person_id, x.anchor, x.last_strong, x.state_certified_on, x.registry_certified_on,
-           x.period_months, x.expired_on, w.weak_records, w.last_weak, pa.payments, pa.paid_cents
+           x.period_months, x.expired_on, pa.payments, pa.paid_cents
     FROM expired x
-    JOIN weak w ON w.person_id = x.person_id
     JOIN paid_after pa ON pa.person_id = x.person_id
-    WHERE x.expired_on < ? AND w.weak_records >= ? AND w.last_weak > x.expired_on
-      AND pa.payments >= ?
+    WHERE x.expired_on < ? AND x.last_weak > x.expired_on AND pa.payments >= ?
     ORDER BY x.person_id
     """
 
     def detect(self, context: ScanContext) -> Iterator[CaseDraft]:
         t = context.thresholds[self.code]
-        end = _end_of(context.as_of)
-        found = _rows(
+        flagged = _rows(
             context,
             self.SQL,
-            [
-                end,
-                end,
-                int(t["grace_months"]),
-                end,
-                context.as_of,
-                int(t["min_weak_records"]),
-                int(t["min_payments_after_expiry"]),
-            ],
+            [int(t["grace_months"]), context.as_of, int(t["min_payments_after_expiry"])],
         )
-        limit = int(t["max_evidence_items"])
-        weak = _weak_evidence(
+        # weak records from the day after the anchor (the last strong record or certification)
+        weak = _weak_counts(
             context,
-            {int(r["person_id"]): _end_of(r["anchor"]) for r in found},
-            limit,
+            {int(r["person_id"]): _end_of(r["anchor"]) for r in flagged},
+            int(t["min_weak_records"]),
         )
+        found = [r for r in flagged if int(r["person_id"]) in weak]
+        limit = int(t["max_evidence_items"])
+        weak_evidence = _weak_evidence(context, limit)
         paid = _payments_evidence(
             context, {int(r["person_id"]): r["expired_on"] for r in found}, limit
         )
         for r in found:
             person = int(r["person_id"])
+            w = weak[person]
             anchor_kind = (
                 "strong_evidence"
                 if r["last_strong"] == r["anchor"]
@@ -260,31 +268,26 @@ class PaymentsWithoutStrongEvidence:
                 if r["anchor"] in (r["state_certified_on"], r["registry_certified_on"])
                 else "enrollment_start"
             )
-            yield CaseDraft(
-                person_id=person,
-                kind=self.kind,
-                rule=self.code,
-                amount=yuan(r["paid_cents"]),
-                evidence=tuple(
-                    [{"kind": "weak_record", **w} for w in weak.get(person, [])]
-                    + [{"kind": "payment", **p} for p in paid.get(person, [])]
-                ),
-                details={
+            yield self.draft(
+                person,
+                {
                     "last_strong_or_certified_on": r["anchor"].isoformat(),
                     "anchor": anchor_kind,
                     "certification_period_months": int(r["period_months"]),
                     "grace_months": int(t["grace_months"]),
                     "expired_on": r["expired_on"].isoformat(),
-                    "weak_records_since": int(r["weak_records"]),
-                    "last_weak_on": r["last_weak"].isoformat(),
+                    "weak_records_since": int(w["weak_records"]),
+                    "last_weak_on": w["last_weak"].date().isoformat(),
                     "payments_after_expiry": int(r["payments"]),
                     "paid_after_expiry": str(yuan(r["paid_cents"])),
                 },
+                amount=yuan(r["paid_cents"]),
+                evidence=[*weak_evidence.get(person, []), *paid.get(person, [])],
             )
 
 
 @dataclass(frozen=True)
-class WeakActivityAfterDeath:
+class WeakActivityAfterDeath(_Drafts):
     """冒领 signal: someone keeps using a dead person's card, phone or meters."""
 
     code: str = "weak_activity_after_death"
@@ -295,52 +298,50 @@ class WeakActivityAfterDeath:
         "someone may be using the dead person's accounts"
     )
 
+    # Step 1: recorded deaths whose person has a weak record after the grace days (facts).
     SQL = f"""
     WITH {RECORDED_DEATH}
-    SELECT d.person_id, d.death_date, COUNT(*) AS weak_records,
-           MIN(e.event_time) AS first_weak, MAX(e.event_time) AS last_weak
+    SELECT d.person_id, d.death_date
     FROM death d
-    JOIN evidence e ON e.person_id = d.person_id
-    JOIN evidence_types t ON t.code = e.evidence_type AND t.strength = 'weak'
-    WHERE e.event_time >= CAST(d.death_date + to_days(CAST(? AS INTEGER)) AS TIMESTAMP)
-      AND e.event_time < ?
-    GROUP BY d.person_id, d.death_date
-    HAVING COUNT(*) >= ?
+    JOIN evidence_facts f ON f.person_id = d.person_id
+    WHERE f.last_weak >= CAST(DATE_ADD(d.death_date, CAST(? AS INTEGER)) AS TIMESTAMP)
     ORDER BY d.person_id
     """
 
     def detect(self, context: ScanContext) -> Iterator[CaseDraft]:
         t = context.thresholds[self.code]
-        end = _end_of(context.as_of)
         grace = int(t["grace_days"])
-        found = _rows(context, self.SQL, [end, grace + 1, end, int(t["min_weak_records"])])
-        weak = _weak_evidence(
+        flagged = _rows(context, self.SQL, [grace + 1])
+        # weak records from the day after the grace days
+        weak = _weak_counts(
             context,
             {
                 int(r["person_id"]): _end_of(r["death_date"] + dt.timedelta(days=grace))
-                for r in found
+                for r in flagged
             },
-            int(t["max_evidence_items"]),
+            int(t["min_weak_records"]),
         )
-        for r in found:
+        weak_evidence = _weak_evidence(context, int(t["max_evidence_items"]))
+        for r in flagged:
             person = int(r["person_id"])
-            yield CaseDraft(
-                person_id=person,
-                kind=self.kind,
-                rule=self.code,
-                evidence=tuple({"kind": "weak_record", **w} for w in weak.get(person, [])),
-                details={
+            if person not in weak:
+                continue
+            w = weak[person]
+            yield self.draft(
+                person,
+                {
                     "death_date": r["death_date"].isoformat(),
                     "grace_days": grace,
-                    "weak_records_after_death": int(r["weak_records"]),
-                    "first_weak_at": r["first_weak"].isoformat(),
-                    "last_weak_at": r["last_weak"].isoformat(),
+                    "weak_records_after_death": int(w["weak_records"]),
+                    "first_weak_at": w["first_weak"].isoformat(),
+                    "last_weak_at": w["last_weak"].isoformat(),
                 },
+                evidence=weak_evidence.get(person, []),
             )
 
 
 @dataclass(frozen=True)
-class PaymentsAfterDeath:
+class PaymentsAfterDeath(_Drafts):
     """追回: every payment for a period that starts after the date of death is an overpayment.
 
     Amounts already covered by another rule's recovery case of the same enrollment (the
@@ -397,7 +398,7 @@ class PaymentsAfterDeath:
     def detect(self, context: ScanContext) -> Iterator[CaseDraft]:
         t = context.thresholds[self.code]
         minimum = int((Decimal(str(t["min_overpayment_yuan"])) * 100).to_integral_value())
-        found = _rows(context, self.SQL, [_end_of(context.as_of), minimum])
+        found = _rows(context, self.SQL, [minimum])
         paid = _payments_evidence(
             context,
             {int(r["enrollment_id"]): r["death_date"] for r in found},
@@ -406,19 +407,17 @@ class PaymentsAfterDeath:
         )
         for r in found:
             enrollment = int(r["enrollment_id"])
-            yield CaseDraft(
-                person_id=int(r["person_id"]),
-                kind=self.kind,
-                rule=self.code,
-                enrollment_id=enrollment,
-                amount=yuan(r["open_cents"]),
-                evidence=tuple({"kind": "payment", **p} for p in paid.get(enrollment, [])),
-                details={
+            yield self.draft(
+                r["person_id"],
+                {
                     "death_date": r["death_date"].isoformat(),
                     "months_paid_after_death": int(r["months"]),
                     "paid_after_death": str(yuan(r["paid_cents"])),
                     "already_in_recovery": str(yuan(r["covered_cents"])),
                 },
+                enrollment_id=enrollment,
+                amount=yuan(r["open_cents"]),
+                evidence=paid.get(enrollment, []),
             )
 
 
@@ -463,35 +462,26 @@ ORDER BY o.person_id, o.second_id, o.first_id
 """
 
 
+def _enrollment_item(r: dict[str, Any], which: str) -> dict[str, Any]:
+    """One of the pair of enrollments (`which`: 'first' or 'second'), as case evidence."""
+    return {
+        "kind": "enrollment",
+        "enrollment_id": int(r[f"{which}_id"]),
+        "external_ref": r[f"{which}_ref"],
+        "program": r[f"{which}_program"],
+        "start_date": r[f"{which}_start"].isoformat(),
+    }
+
+
 def _overlap_drafts(
-    rule: FraudRule, context: ScanContext, same: str, why: str
+    rule: _Drafts, context: ScanContext, same: str, why: str
 ) -> Iterator[CaseDraft]:
     minimum = int(context.thresholds[rule.code]["min_overlap_months"])
     sql = "WITH " + OVERLAPS.format(same=same)
     for r in _rows(context, sql, [context.as_of, context.as_of, minimum]):
-        yield CaseDraft(
-            person_id=int(r["person_id"]),
-            kind=rule.kind,
-            rule=rule.code,
-            enrollment_id=int(r["second_id"]),
-            amount=yuan(r["paid_cents"]),
-            evidence=(
-                {
-                    "kind": "enrollment",
-                    "enrollment_id": int(r["first_id"]),
-                    "external_ref": r["first_ref"],
-                    "program": r["first_program"],
-                    "start_date": r["first_start"].isoformat(),
-                },
-                {
-                    "kind": "enrollment",
-                    "enrollment_id": int(r["second_id"]),
-                    "external_ref": r["second_ref"],
-                    "program": r["second_program"],
-                    "start_date": r["second_start"].isoformat(),
-                },
-            ),
-            details={
+        yield rule.draft(
+            r["person_id"],
+            {
                 "why": why.format(**r),
                 "kept_enrollment_id": int(r["first_id"]),
                 "overlap_from": r["overlap_from"].isoformat(),
@@ -500,11 +490,14 @@ def _overlap_drafts(
                 "months_paid_by_both": int(r["both_paid_months"]),
                 "paid_twice": str(yuan(r["paid_cents"])),
             },
+            enrollment_id=int(r["second_id"]),
+            amount=yuan(r["paid_cents"]),
+            evidence=[_enrollment_item(r, "first"), _enrollment_item(r, "second")],
         )
 
 
 @dataclass(frozen=True)
-class DuplicateRegistration:
+class DuplicateRegistration(_Drafts):
     """重领: one person registered twice in one program, the registrations overlapping."""
 
     code: str = "duplicate_registration"
@@ -522,7 +515,7 @@ class DuplicateRegistration:
 
 
 @dataclass(frozen=True)
-class ExclusivePrograms:
+class ExclusivePrograms(_Drafts):
     """重领: two programs the catalog says exclude each other, overlapping in time."""
 
     code: str = "exclusive_programs"
@@ -541,7 +534,7 @@ class ExclusivePrograms:
 
 
 @dataclass(frozen=True)
-class PaymentAboveStandard:
+class PaymentAboveStandard(_Drafts):
     """多领: a payment above the catalog amount for its month and the person's age."""
 
     code: str = "payment_above_standard"
@@ -601,13 +594,19 @@ class PaymentAboveStandard:
         for enrollment, rows in by_enrollment.items():
             doubled = [r["period"] for r in rows if _paid_twice(r)]
             excess = sum(int(r["excess_cents"]) for r in rows)
-            yield CaseDraft(
-                person_id=int(rows[0]["person_id"]),
-                kind=self.kind,
-                rule=self.code,
+            yield self.draft(
+                rows[0]["person_id"],
+                {
+                    "program": rows[0]["program"],
+                    "months_above_standard": len(rows),
+                    "first_period": rows[0]["period"],
+                    "last_period": rows[-1]["period"],
+                    "excess": str(yuan(excess)),
+                    "months_paid_twice": doubled,
+                },
                 enrollment_id=enrollment,
                 amount=yuan(excess),
-                evidence=tuple(
+                evidence=(
                     {
                         "kind": "payment",
                         "enrollment_id": enrollment,
@@ -620,14 +619,6 @@ class PaymentAboveStandard:
                     }
                     for r in rows[-limit:]
                 ),
-                details={
-                    "program": rows[0]["program"],
-                    "months_above_standard": len(rows),
-                    "first_period": rows[0]["period"],
-                    "last_period": rows[-1]["period"],
-                    "excess": str(yuan(excess)),
-                    "months_paid_twice": doubled,
-                },
             )
 
 

@@ -20,8 +20,22 @@ database, everything dated on or before the as-of date:
   min_age, amount_cents: the age tiers), `program_exclusions` (program, excluded; both
   directions of each `excludes`) — from the catalog
 
-The lake's `evidence` view is read once into a table of the recipients' records known by the
-as-of date (person_id, evidence_type, event_time, source, record_id).
+The lake is not read whole (it was, every month: the largest cost of a replayed year). The
+rules look at it through:
+
+- `evidence_facts` (person_id, last_strong, first_death, last_weak): per person, the latest
+  strong *alive* record, the earliest strong death record and the latest weak record dated by
+  the end of the as-of day. Taken from the certification pass's per-person summary (table
+  `evidence_summary`, kept batch by batch by lifesign.certify) and merged with the records of
+  the batches the pass has not applied yet — the only lake files read. When the pass has run
+  as of a later date than the scan (a scan of the past), the summary says too much and the
+  facts are computed from the whole lake instead.
+- `person_records` (person_id, evidence_type, event_time, source, record_id): the records of a
+  few flagged persons, each from its own lower bound, loaded by a rule that needs them
+  (`ScanContext.load_person_records`): only the files of the months concerned are opened, and
+  in them only the row groups whose `person_id` statistics can hold a flagged person.
+- `evidence`: a view over the whole lake, for a plugin's rule that needs more; reading it
+  reads the lake (the built-in rules do not).
 
 Amounts are integer fen (`*_cents`) so that every comparison is exact.
 """
@@ -29,12 +43,14 @@ Amounts are integer fen (`*_cents`) so that every comparison is exact.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
-from sqlalchemy import Connection, Engine, inspect
+from sqlalchemy import Connection, Engine, inspect, text
 
 from lifesign.catalog import Catalog
 from lifesign.config import Settings
@@ -118,8 +134,6 @@ def _column(values: Sequence[Any], kind: pa.DataType) -> pa.Array:
 def read_arrow(connection: Connection, sql: str, schema: pa.Schema, **params: Any) -> pa.Table:
     """The rows of `sql` as an Arrow table of `schema`, fetched in chunks and built column by
     column (no Python object per row survives a chunk)."""
-    from sqlalchemy import text
-
     result = connection.execute(text(sql), params)
     batches: list[pa.RecordBatch] = []
     while rows := result.fetchmany(FETCH_ROWS):
@@ -240,8 +254,18 @@ def catalog_tables(catalog: Catalog) -> dict[str, pa.Table]:
     }
 
 
+# Spark's ADD_MONTHS (same end-of-month rule: 31 January + 1 month = 28/29 February), which
+# DuckDB lacks; the rules' SQL then transpiles to Spark unchanged. DATE_ADD(date, days) exists
+# in both.
+ADD_MONTHS_MACRO = (
+    "CREATE OR REPLACE MACRO add_months(d, n) AS CAST(d + to_months(CAST(n AS INTEGER)) AS DATE)"
+)
+
+
 def register_tables(duck: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
-    """Each Arrow table as a DuckDB view of the same name (payments gain `period_start`)."""
+    """Each Arrow table as a DuckDB view of the same name (payments gain `period_start`), and
+    the date functions the rules use."""
+    duck.execute(ADD_MONTHS_MACRO)
     for name, table in tables.items():
         duck.register(f"_arrow_{name}", table)
         if name == "payments":
@@ -259,44 +283,225 @@ def context_over(
     catalog: Catalog,
     as_of: dt.date,
     thresholds: dict[str, dict[str, Any]] | None = None,
+    *,
+    facts: bool = True,
 ) -> ScanContext:
     """A context on a DuckDB connection that already has an `evidence` view (the lake, or a
-    test's own records)."""
+    test's own records); `facts`: compute `evidence_facts` from that view."""
     with engine.connect() as connection:
         tables = state_tables(connection, as_of)
     tables.update(catalog_tables(catalog))
     register_tables(duck, tables)
+    if facts:
+        facts_from(duck, "evidence", as_of)
     if thresholds is None:
         thresholds = load_thresholds(thresholds_path(catalog.directory))
     return ScanContext(as_of=as_of, catalog=catalog, duck=duck, thresholds=thresholds)
 
 
-def materialize_evidence(duck: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
-    """Replace the `evidence` view by a table of the recipients' records known by `as_of`.
+# Per-person facts of a set of evidence records (the relation is formatted in). Portable SQL:
+# CASE inside MIN/MAX, a literal time bound.
+FACTS_SQL = """
+SELECT e.person_id,
+       MAX(CASE WHEN t.strength = 'strong' AND t.establishes = 'alive'
+                THEN e.event_time END) AS last_strong,
+       MIN(CASE WHEN t.strength = 'strong' AND t.establishes = 'deceased'
+                THEN e.event_time END) AS first_death,
+       MAX(CASE WHEN t.strength = 'weak' THEN e.event_time END) AS last_weak
+FROM {records} e
+JOIN evidence_types t ON t.code = e.evidence_type
+WHERE e.person_id IS NOT NULL AND e.event_time < {end}
+GROUP BY e.person_id
+"""
 
-    The rules scan the evidence several times; reading the lake's Parquet files once (a
-    daily-fed lake has thousands of small files, whose metadata dominates each read) makes
-    every later scan an in-memory one. The bound is a literal, so Parquet skips nothing it
-    needs and DuckDB can prune by row-group statistics.
-    """
-    end = (as_of + dt.timedelta(days=1)).isoformat()
-    duck.execute(
-        "CREATE TABLE evidence_known AS SELECT person_id, evidence_type, event_time, source, "
-        f"record_id FROM evidence WHERE person_id IS NOT NULL AND event_time < TIMESTAMP '{end}'"
+FACTS = pa.schema(
+    [
+        ("person_id", pa.int64()),
+        ("last_strong", pa.timestamp("s")),
+        ("first_death", pa.timestamp("s")),
+        ("last_weak", pa.timestamp("s")),
+    ]
+)
+
+
+def end_literal(as_of: dt.date) -> str:
+    """The first instant after the as-of day, as a SQL timestamp literal (a literal bound lets
+    Parquet skip row groups; a bound from a subquery is not pushed down)."""
+    return f"TIMESTAMP '{as_of + dt.timedelta(days=1):%Y-%m-%d} 00:00:00'"
+
+
+def facts_from(duck: duckdb.DuckDBPyConnection, records: str, as_of: dt.date) -> None:
+    """Table `evidence_facts` computed from every record of the relation `records`."""
+    sql = FACTS_SQL.format(records=records, end=end_literal(as_of))
+    duck.execute(f"CREATE OR REPLACE TABLE evidence_facts AS {sql}")
+
+
+@dataclass(frozen=True)
+class SummaryState:
+    """What the certification pass has folded into `evidence_summary`."""
+
+    usable: bool  # no pass ran as of a date after the scan's
+    unapplied: tuple[int, ...]  # committed evidence batches not (completely) applied
+
+
+def summary_state(connection: Connection, as_of: dt.date) -> SummaryState:
+    tables = set(inspect(connection).get_table_names())
+    if not {"evidence_summary", "applied_batches"} <= tables:
+        return SummaryState(False, ())
+    latest = connection.execute(
+        text(
+            "SELECT MAX(d) FROM (SELECT MAX(applied_on) AS d FROM applied_batches "
+            "UNION ALL SELECT MAX(as_of) AS d FROM evidence_summary) x"
+        )
+    ).scalar()
+    if latest is not None and _as_date(latest) > as_of:
+        return SummaryState(False, ())
+    unapplied = connection.execute(
+        text(
+            "SELECT b.batch_id FROM batches b WHERE b.status = 'committed' "
+            "AND b.kind IN ('file', 'pull', 'push', 'retry') AND NOT EXISTS ("
+            "SELECT 1 FROM applied_batches a WHERE a.batch_id = b.batch_id AND a.complete = :yes)"
+        ),
+        {"yes": True},
+    ).scalars()
+    return SummaryState(True, tuple(sorted(int(b) for b in unapplied)))
+
+
+def _as_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def summary_facts(connection: Connection) -> pa.Table:
+    """`evidence_facts` as the certification pass's summary holds them."""
+    return read_arrow_times(
+        connection,
+        "SELECT person_id, strong_time, death_first_time, weak_time FROM evidence_summary "
+        "WHERE strong_time IS NOT NULL OR death_first_time IS NOT NULL OR weak_time IS NOT NULL",
+        FACTS,
     )
-    duck.execute("DROP VIEW evidence")
-    duck.execute("ALTER TABLE evidence_known RENAME TO evidence")
+
+
+def read_arrow_times(connection: Connection, sql: str, schema: pa.Schema) -> pa.Table:
+    """Like `read_arrow`, for timestamp columns (SQLite gives them as ISO text)."""
+    result = connection.execute(text(sql))
+    batches: list[pa.RecordBatch] = []
+    while rows := result.fetchmany(FETCH_ROWS):
+        columns = list(zip(*rows, strict=True))
+        arrays = []
+        for values, f in zip(columns, schema, strict=True):
+            if pa.types.is_timestamp(f.type):
+                values = tuple(
+                    dt.datetime.fromisoformat(v) if isinstance(v, str) else v for v in values
+                )
+            arrays.append(pa.array(values, f.type))
+        batches.append(pa.record_batch(arrays, schema=schema))
+    if not batches:
+        return schema.empty_table()
+    return pa.Table.from_batches(batches, schema=schema)
+
+
+def incremental_facts(
+    duck: duckdb.DuckDBPyConnection,
+    connection: Connection,
+    lake_dir: Path,
+    state: SummaryState,
+    as_of: dt.date,
+) -> int:
+    """`evidence_facts` from the pass's summary and the batches it has not applied yet; the
+    number of lake files read."""
+    from lifesign.ingest.lake import batch_files, parquet_list
+
+    duck.register("_summary_facts", summary_facts(connection))
+    parts = ["SELECT * FROM _summary_facts"]
+    files = batch_files(lake_dir, state.unapplied) if state.unapplied else []
+    if files:
+        records = f"read_parquet({parquet_list(files)}, hive_partitioning = false)"
+        parts.append(FACTS_SQL.format(records=records, end=end_literal(as_of)))
+    duck.execute(
+        "CREATE OR REPLACE TABLE evidence_facts AS SELECT person_id, MAX(last_strong) AS "
+        "last_strong, MIN(first_death) AS first_death, MAX(last_weak) AS last_weak FROM ("
+        + " UNION ALL ".join(parts)
+        + ") x GROUP BY person_id"
+    )
+    duck.unregister("_summary_facts")
+    return len(files)
+
+
+def load_person_records(context: ScanContext, since: Mapping[int, dt.datetime]) -> None:
+    """(Re)create table `person_records`: the records of these persons dated from their bound
+    (inclusive) to the end of the as-of day. From the lake files of the months concerned when
+    the context knows them, else from the `evidence` view (a test's own records)."""
+    duck = context.duck
+    ids = sorted(since)
+    duck.register(
+        "_since",
+        pa.table(
+            {
+                "person_id": pa.array(ids, pa.int64()),
+                "after": pa.array([since[i] for i in ids], pa.timestamp("s")),
+            }
+        ),
+    )
+    relation = "evidence"
+    low = min(since.values(), default=dt.datetime.combine(context.as_of, dt.time()))
+    if context.lake_files is not None:
+        from lifesign.ingest.lake import parquet_list
+
+        month = f"month={low:%Y-%m}"
+        files = [p for p in context.lake_files if p.parent.parent.name >= month]
+        relation = (
+            f"read_parquet({parquet_list(files)}, hive_partitioning = false)"
+            if files and ids
+            else "(SELECT * FROM evidence WHERE 1 = 0)"
+        )
+    # Literal bounds (persons, time) are pushed into the Parquet reader and prune row groups.
+    people = (
+        f"e.person_id IN ({', '.join(str(i) for i in ids)})"
+        if 0 < len(ids) <= INLINE_PERSONS
+        else (f"e.person_id BETWEEN {ids[0]} AND {ids[-1]}" if ids else "1 = 0")
+    )
+    duck.execute(
+        "CREATE OR REPLACE TABLE person_records AS "
+        "SELECT e.person_id, e.evidence_type, e.event_time, e.source, e.record_id "
+        f"FROM {relation} e JOIN _since s ON s.person_id = e.person_id "
+        f"WHERE {people} AND e.event_time >= TIMESTAMP '{low:%Y-%m-%d %H:%M:%S}' "
+        f"AND e.event_time < {end_literal(context.as_of)} AND e.event_time >= s.after"
+    )
+    duck.unregister("_since")
+
+
+# Flagged persons named in the SQL itself (up to this many): the Parquet reader then skips the
+# row groups whose person_id range holds none of them.
+INLINE_PERSONS = 2000
 
 
 def build_context(
     settings: Settings, engine: Engine, catalog: Catalog, as_of: dt.date
 ) -> ScanContext:
-    """The context of a scan: the committed lake (read once) plus the state tables, as of
-    `as_of`."""
-    from lifesign.ingest.lake import open_lake
+    """The context of a scan as of `as_of`: the state tables, the per-person evidence facts
+    (from the pass's summary and the batches it has not applied; from the whole lake when the
+    summary is ahead of the scan) and the lake's file list, for `load_person_records`."""
+    from lifesign.ingest.lake import LakeListing, evidence_view
 
-    duck = open_lake(settings)
+    duck = duckdb.connect()
     spill = str(settings.home / "tmp" / "duckdb").replace("'", "''")
     duck.execute(f"SET temp_directory = '{spill}'")
-    materialize_evidence(duck, as_of)
-    return context_over(duck, engine, catalog, as_of)
+    files = tuple(LakeListing.of(settings.lake_dir).files())
+    # All files have the lake's schema: no union by name, so the view reads no file until used.
+    evidence_view(duck, files, union_by_name=False)
+    context = context_over(duck, engine, catalog, as_of, facts=False)
+    with engine.connect() as connection:
+        state = summary_state(connection, as_of)
+        if state.usable:
+            context.lake_files_read = incremental_facts(
+                duck, connection, settings.lake_dir, state, as_of
+            )
+        else:
+            facts_from(duck, "evidence", as_of)
+            context.lake_files_read = len(files)
+    context.lake_files = files
+    return context

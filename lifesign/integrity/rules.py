@@ -1,8 +1,10 @@
 """What a fraud rule is: the protocol every rule (built in or from a plugin) implements.
 
 A rule looks at a `ScanContext` — the as-of date, the catalog, its thresholds and one DuckDB
-connection holding the evidence lake (view `evidence`) and the state tables it needs (see
-`lifesign.integrity.context` for the tables and their columns) — and yields `CaseDraft`s.
+connection holding per-person evidence facts (`evidence_facts`), the records of the persons a
+rule flags (`person_records`, loaded on demand), the whole lake as a view (`evidence`: reading
+it reads the lake) and the state tables it needs (see `lifesign.integrity.context` for the
+tables and their columns) — and yields `CaseDraft`s.
 `lifesign.integrity.scan` opens a case for each draft. Rules are SQL over those tables, kept
 portable to Spark (DESIGN.md, decision 3): plain joins, group-bys and window functions.
 
@@ -16,6 +18,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from lifesign.integrity.cases import CaseKind
@@ -52,12 +55,23 @@ class ScanContext:
     catalog: Catalog
     duck: duckdb.DuckDBPyConnection
     thresholds: Mapping[str, Mapping[str, Any]]
+    # The lake's committed files when the context was built from the lake (None: the
+    # `evidence` view is a test's own records), and how many of them building it read.
+    lake_files: tuple[Path, ...] | None = None
+    lake_files_read: int = 0
 
     def threshold(self, rule: str, name: str) -> Any:
         """One threshold of one rule; a missing one is a configuration error, not a default."""
         from lifesign.integrity.thresholds import require
 
         return require(self.thresholds, rule, name)
+
+    def load_person_records(self, since: Mapping[int, dt.datetime]) -> None:
+        """Table `person_records` (person_id, evidence_type, event_time, source, record_id):
+        the records of these persons dated from their bound on, known by the as-of date."""
+        from lifesign.integrity.context import load_person_records
+
+        load_person_records(self, since)
 
 
 @runtime_checkable
