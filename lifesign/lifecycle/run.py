@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, Table, insert, select, update
 
@@ -31,11 +31,16 @@ from lifesign.lifecycle import daily
 from lifesign.lifecycle.guard import GuardFindings, assess_sources
 from lifesign.lifecycle.models import HeldSuspension, Run
 from lifesign.lifecycle.parameters import (
+    GUARD_FILE,
+    LIFECYCLE_FILE,
     GuardParameters,
     LifecycleParameters,
     load_guard_parameters,
     load_lifecycle_parameters,
 )
+
+if TYPE_CHECKING:
+    from lifesign.ingest.sources import SourceDefinition
 
 runs_t = cast(Table, Run.__table__)
 holds_t = cast(Table, HeldSuspension.__table__)
@@ -149,6 +154,58 @@ class _Phases:
             self._progress(step)
 
 
+# ----------------------------------------------------------------------------- loaded once
+#
+# A process that runs many days (a replay, a long-lived scheduler) used to parse the same YAML
+# files every day: the source definitions (27 files), the lifecycle and guard parameters. They
+# are kept per process, keyed by the files' modification times, so an edited file is read
+# again on the next run and an unchanged one is not.
+
+_T = TypeVar("_T")
+_loaded: dict[str, tuple[tuple[tuple[str, int], ...], Any]] = {}
+
+
+def _stamps(paths: list[Path]) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted((str(p), p.stat().st_mtime_ns) for p in paths if p.exists()))
+
+
+def _cached(name: str, paths: list[Path], load: Callable[[], _T]) -> _T:
+    stamps = _stamps(paths)
+    known = _loaded.get(name)
+    if known is not None and known[0] == stamps:
+        return cast(_T, known[1])
+    value = load()
+    _loaded[name] = (stamps, value)
+    return value
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return [folder]
+    return [folder, *(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml"))]
+
+
+def source_definitions(catalog: Catalog) -> dict[str, SourceDefinition]:
+    """The source definitions ($LIFESIGN_SOURCES or the packaged ones, and plugins'), loaded
+    once per process and catalog while their files are unchanged."""
+    from lifesign.ingest.sources import load_sources, sources_directory
+    from lifesign.plugins import extra_source_dirs
+
+    folders = [sources_directory(None), *extra_source_dirs()]
+    files = [path for folder in folders for path in _yaml_files(folder)]
+    return _cached(
+        f"sources:{id(catalog)}:{catalog.version}", files, lambda: load_sources(None, catalog)
+    )
+
+
+def day_parameters() -> tuple[LifecycleParameters, GuardParameters]:
+    """The lifecycle and guard parameters, read again only when their files change."""
+    return (
+        _cached("lifecycle", [LIFECYCLE_FILE], load_lifecycle_parameters),
+        _cached("guard", [GUARD_FILE], load_guard_parameters),
+    )
+
+
 # ----------------------------------------------------------------------------- the run row
 
 
@@ -228,13 +285,13 @@ def ingest_inbox(
 ) -> list[IngestedFile]:
     """Take what waits in HOME/inbox, as `lifesign ingest watch HOME/inbox --once` does."""
     from lifesign.ingest.pipeline import Ingestor
-    from lifesign.ingest.sources import load_sources, match_source
+    from lifesign.ingest.sources import match_source
     from lifesign.ingest.watch import DropFolder
 
     inbox = settings.home / INBOX_DIR
-    if not inbox.is_dir():
-        return []
-    sources = load_sources(None, catalog)
+    if not inbox.is_dir() or not any(path.is_file() for path in inbox.iterdir()):
+        return []  # nothing waits (a replay's watcher took the day's files)
+    sources = source_definitions(catalog)
     ingestor = Ingestor(settings, catalog, sources, as_of, engine=engine)
     ingestor.recover()
     folder = DropFolder(
@@ -335,8 +392,7 @@ def run_day(
     started = time.monotonic()
     phases = _Phases(started, progress)
     say = phases.start
-    parameters = load_lifecycle_parameters()
-    guard = load_guard_parameters()
+    parameters, guard = day_parameters()
     engine = engine or open_database(settings)
     catalog = catalog or load_catalog(settings.catalog_dir)
     run_id = _start_run(engine, as_of)

@@ -31,7 +31,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import yaml
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, bindparam, text
 
 from lifesign.errors import Location
 from lifesign.replay.release import ReplayInputError
@@ -40,6 +40,8 @@ from lifesign.replay.truth import TruePerson
 Channel = Literal["self_service", "counter", "home_visit"]
 VisitOutcome = Literal["seen_alive", "deceased", "moved_away", "not_found"]
 TIMEZONE = ZoneInfo("Asia/Shanghai")  # the synthetic city's clock (Bozhou)
+# Persons per query of their certifications: well under SQLite's limit of bound parameters.
+QUERY_PERSONS = 5000
 
 
 # ------------------------------------------------------------------------------ behaviour
@@ -194,6 +196,7 @@ class PeopleSide:
         """
         b = self.behaviour
         actions: list[Certification] = []
+        latest = latest_certifications(connection, [p for p, _, _ in reminded])
         for person_id, id_number, sms_day in reminded:
             act, delay, channel_draw, fail = draws(self.seed, "reminder", person_id, sms_day, 4)
             if act >= b.reminder_act:
@@ -201,8 +204,8 @@ class PeopleSide:
             act_day = sms_day + dt.timedelta(days=b.reminder_delay.pick(delay))
             if act_day > day or not alive_and_here(self.truth.get(id_number), act_day):
                 continue
-            if certified_since(connection, person_id, sms_day):
-                continue
+            if person_id in latest and latest[person_id] >= sms_day:
+                continue  # certified (any channel) since the SMS
             channel = _channel(channel_draw, b.reminder_counter_share)
             outcome: Literal["pass", "fail"] = (
                 "fail" if channel == "self_service" and fail < b.face_failure else "pass"
@@ -228,6 +231,7 @@ class PeopleSide:
         """Counter certifications of living people suspended on the given days."""
         b = self.behaviour
         actions: list[Certification] = []
+        latest = latest_certifications(connection, [p for p, _, _ in suspended])
         for person_id, id_number, suspended_on in suspended:
             act, delay = draws(self.seed, "suspension", person_id, suspended_on, 2)
             if act >= b.suspension_act:
@@ -235,8 +239,8 @@ class PeopleSide:
             act_day = suspended_on + dt.timedelta(days=b.suspension_delay.pick(delay))
             if act_day > day or not alive_and_here(self.truth.get(id_number), act_day):
                 continue
-            if certified_since(connection, person_id, suspended_on):
-                continue
+            if person_id in latest and latest[person_id] >= suspended_on:
+                continue  # certified (any channel) since the suspension
             actions.append(
                 Certification(
                     person_id,
@@ -359,16 +363,22 @@ def _date(value: Any) -> dt.date:
     return dt.date.fromisoformat(text_)
 
 
-def certified_since(connection: Connection, person_id: int, day: dt.date) -> bool:
-    """Whether the person was certified (any channel) with effect on or after `day`."""
-    found = connection.execute(
-        text(
-            "SELECT 1 FROM decisions WHERE person_id = :person AND kind = 'certified' "
-            "AND effective_date >= :day LIMIT 1"
-        ),
-        {"person": person_id, "day": day},
-    ).first()
-    return found is not None
+def latest_certifications(connection: Connection, persons: Iterable[int]) -> dict[int, dt.date]:
+    """The effective date of each person's latest certification (any channel), for those
+    certified at all: one query per few thousand persons, not one per person."""
+    wanted = sorted(set(persons))
+    found: dict[int, dt.date] = {}
+    for start in range(0, len(wanted), QUERY_PERSONS):
+        chunk = wanted[start : start + QUERY_PERSONS]
+        rows = connection.execute(
+            text(
+                "SELECT person_id, MAX(effective_date) AS latest FROM decisions "
+                "WHERE kind = 'certified' AND person_id IN :persons GROUP BY person_id"
+            ).bindparams(bindparam("persons", expanding=True)),
+            {"persons": chunk},
+        )
+        found.update((int(r.person_id), _date(r.latest)) for r in rows)
+    return found
 
 
 def reminded_between(
