@@ -1,0 +1,131 @@
+"""Finding a person (/people?q=) and their page (/people/{id}): ID numbers normalised, names,
+scope (a person out of scope is never listed and is a 404), masking, the audit log, English."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from lifesign.config import Settings
+from lifesign.registry.ids import mask_id_number, mask_phone
+from lifesign.store import open_database
+from lifesign.web.queries.person import person_page
+from tests.web.pages.people_support import (
+    audit_of,
+    engine_of,
+    person_in_grids,
+    person_of_programs,
+    user_row,
+)
+
+Client = Callable[[str], Any]
+
+
+def _fancy(id_number: str) -> str:
+    """The way a clerk types it: full-width digits, a lowercase x, spaces."""
+    full_width = "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in id_number[:6])
+    return f" {full_width} {id_number[6:14]} {id_number[14:].lower()} "
+
+
+def test_search_by_id_number_normalised(client: Client, web_city: Settings) -> None:
+    person = person_of_programs(engine_of(web_city), frozenset(), inside=False)
+    page = client("admin").get("/people", params={"q": _fancy(person.id_number)})
+    assert page.status_code == 200
+    assert f'href="/people/{person.person_id}"' in page.text
+    assert page.text.count('href="/people/') == 1
+
+
+def test_search_by_name_within_scope(client: Client, web_city: Settings) -> None:
+    engine = engine_of(web_city)
+    grids = frozenset(user_row(engine, "worker")["grids"])
+    mine = person_in_grids(engine, grids, inside=True)
+    other = person_in_grids(engine, grids, inside=False)
+    worker = client("worker")
+    assert f'href="/people/{mine.person_id}"' in worker.get("/people", params={"q": mine.name}).text
+    found = worker.get("/people", params={"q": other.id_number})
+    assert f'href="/people/{other.person_id}"' not in found.text
+    assert "没有找到" in found.text
+    # the administrator finds the other one
+    assert (
+        f'href="/people/{other.person_id}"'
+        in client("admin").get("/people", params={"q": other.id_number}).text
+    )
+
+
+def test_a_search_is_audited_without_the_full_id_number(client: Client, web_city: Settings) -> None:
+    engine = engine_of(web_city)
+    person = person_of_programs(engine, frozenset(), inside=False)
+    client("auditor").get("/people", params={"q": person.id_number})
+    row = audit_of(engine, "search_people")[-1]
+    assert row["username"] == "auditor"
+    assert person.id_number not in (row["target"] or "")
+    assert mask_id_number(person.id_number) in row["target"]
+
+
+def test_the_person_page_masks_and_is_audited(client: Client, web_city: Settings) -> None:
+    engine = engine_of(web_city)
+    programs = frozenset(user_row(engine, "officer")["programs"])
+    person = person_of_programs(engine, programs, inside=True)
+    before = len(audit_of(engine, "view_person", person.person_id))
+    page = client("officer").get(f"/people/{person.person_id}")
+    assert page.status_code == 200
+    assert person.id_number not in page.text
+    assert mask_id_number(person.id_number) in page.text
+    with open_database(web_city).connect() as conn:
+        found = person_page(conn, web_city, person.person_id)
+    assert found is not None
+    if found.phone:
+        assert found.phone not in page.text and mask_phone(found.phone) in page.text
+    rows = audit_of(engine, "view_person", person.person_id)
+    assert len(rows) == before + 1 and rows[-1]["username"] == "officer"
+    # the administrator may see the ID number in full
+    assert person.id_number in client("admin").get(f"/people/{person.person_id}").text
+
+
+def test_the_person_page_shows_benefits_decisions_and_evidence(
+    client: Client, web_city: Settings
+) -> None:
+    with open_database(web_city).connect() as conn:
+        from sqlalchemy import select
+
+        from lifesign.certify.models import Decision
+
+        person_id = conn.execute(
+            select(Decision.person_id)
+            .where(Decision.kind == "certified", Decision.channel == "auto")
+            .order_by(Decision.decision_id)
+            .limit(1)
+        ).scalar_one()
+        found = person_page(conn, web_city, int(person_id))
+    assert found is not None
+    assert found.benefits and found.decisions and found.evidence
+    times = [e.event_time for e in found.evidence]
+    assert times == sorted(times, reverse=True)
+    page = client("auditor").get(f"/people/{person_id}")
+    assert page.status_code == 200
+    assert "出现一条强认证数据" in page.text  # the rule, explained in words
+    assert f'id="decision-{found.decisions[0].decision_id}"' in page.text
+    english = client("auditor").get(f"/people/{person_id}?lang=en")
+    assert "Evidence timeline" in english.text and "Decisions and why" in english.text
+    assert "strong evidence record" in english.text
+
+
+def test_out_of_scope_is_not_found(client: Client, web_city: Settings) -> None:
+    engine = engine_of(web_city)
+    grids = frozenset(user_row(engine, "worker")["grids"])
+    other = person_in_grids(engine, grids, inside=False)
+    mine = person_in_grids(engine, grids, inside=True)
+    worker = client("worker")
+    assert worker.get(f"/people/{other.person_id}").status_code == 404
+    assert worker.get(f"/people/{mine.person_id}").status_code == 200
+    programs = frozenset(user_row(engine, "officer")["programs"])
+    outside = person_of_programs(engine, programs, inside=False)
+    assert client("officer").get(f"/people/{outside.person_id}").status_code == 404
+    assert client("admin").get("/people/999999999").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/people", "/people/1"])
+def test_a_data_manager_sees_no_person(client: Client, path: str) -> None:
+    assert client("datamgr").get(path).status_code == 403
