@@ -8,7 +8,10 @@
    workers visiting (`lifesign replay`);
 5. print what the year did — how people were certified, suspended, terminated; deaths and the
    days to detect them; overpayments and fraud cases; messages sent — and the score against
-   the ground truth (`lifesign score`): no dead person may have been certified.
+   the ground truth (`lifesign score`): no dead person may have been certified;
+6. create the demo accounts (one per role, fixed passwords, printed and given in the README)
+   and serve the replayed city's web app at http://127.0.0.1:8000 until Ctrl-C (`--no-serve`
+   stops after the report).
 
 Run again on the same home, it continues where it stopped and prints the report.
 """
@@ -40,14 +43,61 @@ CITY_DIR = "city"
 @click.option("--seed", type=int, default=2023, show_default=True, help="Same seed, same city.")
 @click.option("--days", type=click.IntRange(min=1, max=366), default=None,
               help="Replay only the first DAYS days of the last year (default: all).")  # fmt: skip
+@click.option("--serve/--no-serve", "serve", default=True, show_default=True,
+              help="After the report, serve the web app until Ctrl-C.")  # fmt: skip
+@click.option("--host", default="127.0.0.1", show_default=True, help="Web app address.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
 @click.pass_context
-def demo(ctx: click.Context, recipients: int, seed: int, days: int | None) -> None:
-    """A year of silent certification in a synthetic city, scored against its ground truth."""
+def demo(
+    ctx: click.Context,
+    recipients: int,
+    seed: int,
+    days: int | None,
+    serve: bool,
+    host: str,
+    port: int,
+) -> None:
+    """A year of silent certification in a synthetic city, scored against its ground truth;
+    then the web app over it."""
     from lifesign.cli import settings_of
 
     settings = settings_of(ctx)
     settings.ensure_home()
-    sys.exit(run_demo(settings, recipients, seed, Console(), days=days))
+    console = Console()
+    status = run_demo(settings, recipients, seed, console, days=days)
+    show_web_logins(settings, console, host, port, serve=serve)
+    if serve:
+        from lifesign.web.cli import serve_app
+
+        serve_app(settings, host, port)
+    sys.exit(status)
+
+
+def show_web_logins(
+    settings: Settings, console: Console, host: str, port: int, *, serve: bool
+) -> None:
+    """Create the demo accounts (one per role) and print the address and the logins."""
+    from lifesign.catalog import load_catalog
+    from lifesign.store import open_database
+    from lifesign.web.demo_accounts import create_demo_accounts
+
+    console.rule("[bold]the web app")
+    engine = open_database(settings)
+    try:
+        logins = create_demo_accounts(engine, load_catalog(settings.catalog_dir))
+    finally:
+        engine.dispose()
+    table = Table(title="demo logins (演示账号)")
+    for column in ("role", "username", "password"):
+        table.add_column(column)
+    for login in logins.values():
+        table.add_row(login.role, login.username, login.password)
+    console.print(table)
+    address = f"http://{host}:{port}/"
+    if serve:
+        console.print(f"[bold]open {address} in a browser[/] — Ctrl-C stops the web app")
+    else:
+        console.print(f"serve it with `lifesign --home {settings.home} serve` → {address}")
 
 
 def run_demo(

@@ -14,7 +14,10 @@ def test_demo_runs_end_to_end_and_prints_the_report(tmp_path: Path) -> None:
     os.environ.setdefault("LIFESIGN_LAKE_FSYNC", "0")
     home = tmp_path / "home"
     runner = CliRunner()
-    args = ["--home", str(home), "demo", "--recipients", "120", "--seed", "5", "--days", "4"]
+    args = [
+        "--home", str(home), "demo", "--recipients", "120", "--seed", "5", "--days", "4",
+        "--no-serve",
+    ]  # fmt: skip
     result = runner.invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     out = result.output
@@ -38,6 +41,10 @@ def test_demo_runs_end_to_end_and_prints_the_report(tmp_path: Path) -> None:
         "messages sent",
         "score: 0 dead people certified after their death",
         "4 day(s) replayed",
+        "demo logins",
+        "worker",
+        "demo-worker-2026",
+        "serve",
     ):
         assert section in out, section
     assert (home / "city" / "truth" / "people.csv").is_file()
@@ -47,5 +54,7 @@ def test_demo_runs_end_to_end_and_prints_the_report(tmp_path: Path) -> None:
     assert again.exit_code == 0, again.output
     assert "already made" in again.output and "0 day(s) replayed" in again.output
     # another city in the same home is refused with a clear message
-    other = runner.invoke(cli, [*args[:3], "--recipients", "130", "--seed", "5", "--days", "4"])
+    other = runner.invoke(
+        cli, [*args[:3], "--recipients", "130", "--seed", "5", "--days", "4", "--no-serve"]
+    )
     assert other.exit_code != 0 and "another --home" in other.output
