@@ -23,10 +23,9 @@ from lifesign.web.queries.cases import (
     CASE_KINDS,
     CASE_STATUSES,
     CaseDetail,
-    case_counts,
     case_detail,
     case_list,
-    case_rules,
+    case_tally,
 )
 from lifesign.web.templating import render
 
@@ -70,7 +69,7 @@ def case_list_page(
         request=request,
         details={"people": sorted({row.person_id for row in page.rows})},
     )
-    counts = case_counts(conn, principal)
+    tally = case_tally(conn, principal)
     params = {
         "kind": chosen_kind,
         "status": chosen_status,
@@ -88,11 +87,11 @@ def case_list_page(
             "kind": chosen_kind,
             "status": chosen_status,
             "rule": rule,
-            "rules": case_rules(conn, principal),
+            "rules": tally.rules,
             "program": chosen_program,
             "programs": [catalog.programs[code] for code in programs],
             "program_names": {code: catalog.programs[code] for code in catalog.programs},
-            "open_by_kind": {k: counts.get((k, "open"), 0) for k in CASE_KINDS},
+            "open_by_kind": {k: tally.of(kind=k, status="open") for k in CASE_KINDS},
             "params": params,
             "kind_link": lambda k: query_link("/cases", params, kind=k, before=None),
             "next_link": (

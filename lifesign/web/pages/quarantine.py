@@ -88,6 +88,7 @@ def quarantine_list_page(
     page = quarantine_list(
         conn, principal, wanted, before=int_or_none(before), size=int_or_none(size)
     )
+    counts = quarantine_counts(conn, principal, status="open")
     params = {
         "source": wanted.source,
         "reason": reason,
@@ -103,9 +104,9 @@ def quarantine_list_page(
         {
             "page": page,
             "sources": sources,
-            "reasons": quarantine_reasons(conn, principal),
+            "reasons": quarantine_reasons(counts),
             "statuses": QUARANTINE_STATUSES,
-            "counts": quarantine_counts(conn, principal, status="open"),
+            "counts": counts,
             "filter": wanted,
             "params": params,
             "can_manage": allowed(principal, "manage_quarantine"),

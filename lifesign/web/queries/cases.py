@@ -59,10 +59,11 @@ __all__ = [
     "CASE_TRANSITIONS",
     "CaseDetail",
     "CaseRow",
-    "case_counts",
+    "CaseTally",
     "case_detail",
     "case_list",
     "case_scope",
+    "case_tally",
 ]
 
 cases_t = cast(Table, Case.__table__)
@@ -173,19 +174,41 @@ def _conditions(
     if rule:
         conditions.append(cases_t.c.rule == rule)
     if program:
-        conditions.append(enrollments_t.c.program == program)
+        conditions.append(
+            cases_t.c.enrollment_id.in_(
+                select(enrollments_t.c.enrollment_id).where(enrollments_t.c.program == program)
+            )
+        )
     return conditions
 
 
-def case_counts(connection: Connection, principal: Principal) -> dict[tuple[str, str], int]:
-    """(kind, status) → cases, in the principal's scope."""
+@dataclass(frozen=True)
+class CaseTally:
+    """Cases in the principal's scope by kind, status and rule: the tabs' counts and the rule
+    filter's choices, from one grouped read."""
+
+    counts: Mapping[tuple[str, str, str], int]
+
+    def of(self, *, kind: str | None = None, status: str | None = None) -> int:
+        return sum(
+            n
+            for (k, s, _), n in self.counts.items()
+            if (kind is None or k == kind) and (status is None or s == status)
+        )
+
+    @property
+    def rules(self) -> list[str]:
+        return sorted({rule for _, _, rule in self.counts})
+
+
+def case_tally(connection: Connection, principal: Principal) -> CaseTally:
     scope = case_scope(principal)
-    query = select(cases_t.c.kind, cases_t.c.status, func.count()).group_by(
-        cases_t.c.kind, cases_t.c.status
+    query = select(cases_t.c.kind, cases_t.c.status, cases_t.c.rule, func.count()).group_by(
+        cases_t.c.kind, cases_t.c.status, cases_t.c.rule
     )
     if scope is not None:
         query = query.where(scope)
-    return {(str(k), str(s)): int(n) for k, s, n in connection.execute(query)}
+    return CaseTally({(str(k), str(s), str(r)): int(n) for k, s, r, n in connection.execute(query)})
 
 
 def case_list(
@@ -202,12 +225,15 @@ def case_list(
     """Cases newest first, filtered and scoped, one keyset page."""
     size = page_size(size)
     conditions = _conditions(principal, kind, status, rule, program)
-    joined = cases_t.join(people_t, people_t.c.person_id == cases_t.c.person_id).outerjoin(
-        enrollments_t, enrollments_t.c.enrollment_id == cases_t.c.enrollment_id
-    )
     total = connection.execute(
-        select(func.count()).select_from(joined).where(*conditions)
+        select(func.count()).select_from(cases_t).where(*conditions)
     ).scalar_one()
+    # the page's ids first, on `cases` alone; then the names for those few rows only (joining
+    # before the sort would fetch the people of every case in scope)
+    ids = select(cases_t.c.case_id).where(*conditions)
+    if before is not None:
+        ids = ids.where(cases_t.c.case_id < before)
+    ids = ids.order_by(cases_t.c.case_id.desc()).limit(size + 1)
     query = (
         select(
             cases_t.c.case_id,
@@ -223,13 +249,14 @@ def case_list(
             people_t.c.grid_code,
             enrollments_t.c.program,
         )
-        .select_from(joined)
-        .where(*conditions)
+        .select_from(
+            cases_t.join(people_t, people_t.c.person_id == cases_t.c.person_id).outerjoin(
+                enrollments_t, enrollments_t.c.enrollment_id == cases_t.c.enrollment_id
+            )
+        )
+        .where(cases_t.c.case_id.in_(ids.scalar_subquery()))
         .order_by(cases_t.c.case_id.desc())
-        .limit(size + 1)
     )
-    if before is not None:
-        query = query.where(cases_t.c.case_id < before)
     out = [
         CaseRow(
             case_id=int(r.case_id),
@@ -249,15 +276,6 @@ def case_list(
     ]
     kept, next_before = cut(out, [row.case_id for row in out], size)
     return Page(rows=kept, total=int(total), size=size, before=before, next_before=next_before)
-
-
-def case_rules(connection: Connection, principal: Principal) -> list[str]:
-    """The rules that opened cases in the principal's scope (for the filter)."""
-    scope = case_scope(principal)
-    query = select(cases_t.c.rule).distinct().order_by(cases_t.c.rule)
-    if scope is not None:
-        query = query.where(scope)
-    return [str(r) for r in connection.execute(query).scalars()]
 
 
 def in_scope(connection: Connection, principal: Principal, case_id: int) -> bool:

@@ -119,8 +119,18 @@ class ExportRow:
     exported_at: dt.datetime | None
 
 
+@dataclass(frozen=True)
+class _Built:
+    """A list as kept in process: its lines, their totals and the lines of each status (the
+    totals of a Bozhou-size list take longer than a page should, so they are summed once)."""
+
+    lines: list[PaymentLine]
+    totals: list[StatusTotals]
+    by_status: dict[str, list[PaymentLine]]
+
+
 _lock = threading.Lock()
-_lists: OrderedDict[tuple[str, str, str, tuple[int, ...]], list[PaymentLine]] = OrderedDict()
+_lists: OrderedDict[tuple[str, str, str, tuple[int, ...]], _Built] = OrderedDict()
 
 
 def _data_version(connection: Connection) -> tuple[int, ...]:
@@ -137,6 +147,10 @@ def _data_version(connection: Connection) -> tuple[int, ...]:
 def payment_lines(engine: Engine, catalog: Catalog, program: str, month: str) -> list[PaymentLine]:
     """The month's lines of the program (lifesign.payments), from the in-process cache when
     nothing they are made of has changed since."""
+    return _built(engine, catalog, program, month).lines
+
+
+def _built(engine: Engine, catalog: Catalog, program: str, month: str) -> _Built:
     month_bounds(month)  # a malformed month is refused before anything is read
     with engine.connect() as connection:
         version = _data_version(connection)
@@ -146,11 +160,15 @@ def payment_lines(engine: Engine, catalog: Catalog, program: str, month: str) ->
             _lists.move_to_end(key)
             return _lists[key]
     lines = payment_list(engine, catalog, program, month)
+    by_status: dict[str, list[PaymentLine]] = {status: [] for status in LINE_STATUSES}
+    for line in lines:
+        by_status[line.status].append(line)
+    built = _Built(lines=lines, totals=totals_by_status(lines), by_status=by_status)
     with _lock:
-        _lists[key] = lines
+        _lists[key] = built
         while len(_lists) > CACHED_LISTS:
             _lists.popitem(last=False)
-    return lines
+    return built
 
 
 def visible_programs(principal: Principal, catalog: Catalog) -> list[str]:
@@ -200,10 +218,10 @@ def payment_preview(
     size: int | None = None,
 ) -> PaymentPreview:
     """Totals per status and one page of the lines (optionally of one status)."""
-    lines = payment_lines(engine, catalog, program, month)
+    built = _built(engine, catalog, program, month)
     size = page_size(size)
     wanted = status if status in LINE_STATUSES else None
-    chosen = [line for line in lines if wanted is None or line.status == wanted]
+    chosen = built.lines if wanted is None else built.by_status[wanted]
     pages = max(1, -(-len(chosen) // size))
     page = min(max(page, 1), pages)
     start = (page - 1) * size
@@ -211,7 +229,7 @@ def payment_preview(
         program=program,
         month=month,
         status=wanted,
-        totals=totals_by_status(lines),
+        totals=built.totals,
         lines=[_shown(line) for line in chosen[start : start + size]],
         matching=len(chosen),
         page=page,

@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, Connection, Table, func, select
 
 from lifesign.ingest.quarantine import masked_raw
 from lifesign.ingest.sources import SourceDefinition
+from lifesign.ingest.validate import ALL_REASONS
 from lifesign.store.models import Quarantine
 from lifesign.web.auth import Principal
 from lifesign.web.permissions import sources_scope
@@ -195,13 +196,12 @@ def quarantine_counts(
     return [(str(s), str(r), int(n)) for s, r, n in connection.execute(query)]
 
 
-def quarantine_reasons(connection: Connection, principal: Principal) -> list[str]:
-    """The reasons present in the principal's scope (for the filter)."""
-    query = select(quarantine_t.c.reason).distinct().order_by(quarantine_t.c.reason)
-    scope = _scope(principal)
-    if scope is not None:
-        query = query.where(scope)
-    return [str(r) for r in connection.execute(query).scalars()]
+def quarantine_reasons(counts: list[tuple[str, str, int]]) -> list[str]:
+    """The reasons to filter by: every reason validation gives, and any other found among the
+    open entries (a plugin's reason) — without a DISTINCT scan of a table that holds every
+    rejected record of the city."""
+    found = {reason for _, reason, _ in counts}
+    return [*ALL_REASONS, *sorted(found - set(ALL_REASONS))]
 
 
 def quarantine_entry(

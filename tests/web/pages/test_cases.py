@@ -16,7 +16,7 @@ from lifesign.integrity.cases import case_events, open_case
 from lifesign.integrity.models import Case
 from lifesign.registry.ids import mask_id_number
 from lifesign.web.auth import Principal
-from lifesign.web.queries.cases import case_counts, case_detail, case_list
+from lifesign.web.queries.cases import case_detail, case_list, case_tally
 from tests.web.pages.work_support import (
     audit_rows,
     engine_of,
@@ -244,7 +244,10 @@ def test_case_queries_scope(engine: Engine, small_registry: dict[str, int]) -> N
         assert mine.total == 2
         assert {r.case_id for r in case_list(conn, officer, kind="fraud").rows} == {signal_a1}
         assert case_list(conn, _principal("auditor"), status=None).total == 4
-        assert case_counts(conn, officer) == {("excess", "open"): 1, ("fraud", "open"): 1}
+        tally = case_tally(conn, officer)
+        assert (tally.of(kind="excess", status="open"), tally.of(kind="fraud")) == (1, 1)
+        assert tally.of(status="confirmed") == 0
+        assert tally.rules == ["payment_above_standard", "weak_activity_after_death"]
         assert case_detail(conn, officer, catalog, a2) is None
         assert case_detail(conn, officer, catalog, signal_a2) is None
         detail = case_detail(conn, officer, catalog, a1)
