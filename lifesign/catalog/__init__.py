@@ -6,41 +6,9 @@ reminder schedules) and the region tree, loaded from YAML files and validated on
     cat.programs["dibao"].monthly_amount(date(2025, 3, 1))
 """
 
+from lifesign.catalog import model
 from lifesign.catalog.loader import PACKAGED_DIR, load_catalog
-from lifesign.catalog.model import (
-    AmountRule,
-    Catalog,
-    CatalogError,
-    CatalogProblem,
-    Department,
-    EvidenceType,
-    Level,
-    Program,
-    Region,
-    RegionTree,
-    Reminder,
-    ReminderAction,
-    Status,
-    StatusAction,
-    Strength,
-)
+from lifesign.catalog.model import *  # noqa: F403 — the names of model.__all__
 
-__all__ = [
-    "PACKAGED_DIR",
-    "AmountRule",
-    "Catalog",
-    "CatalogError",
-    "CatalogProblem",
-    "Department",
-    "EvidenceType",
-    "Level",
-    "Program",
-    "Region",
-    "RegionTree",
-    "Reminder",
-    "ReminderAction",
-    "Status",
-    "StatusAction",
-    "Strength",
-    "load_catalog",
-]
+__all__ = ["PACKAGED_DIR", "load_catalog"]
+__all__ += model.__all__

@@ -11,6 +11,25 @@ from typing import ClassVar, Literal
 
 from lifesign.errors import FileProblem, FileProblemsError, Location
 
+# The catalog's public names (lifesign.catalog re-exports exactly these, and load_catalog).
+__all__ = [
+    "AmountRule",
+    "Catalog",
+    "CatalogError",
+    "CatalogProblem",
+    "Department",
+    "EvidenceType",
+    "Level",
+    "Program",
+    "Region",
+    "RegionTree",
+    "Reminder",
+    "ReminderAction",
+    "Status",
+    "StatusAction",
+    "Strength",
+]
+
 Strength = Literal["strong", "weak"]
 Status = Literal["alive", "deceased", "imprisoned", "emigrated", "moved_away"]
 StatusAction = Literal["terminate", "suspend"]
