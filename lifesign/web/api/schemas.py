@@ -70,6 +70,24 @@ class PersonStatus(BaseModel):
     enrollments: list[EnrollmentStatus]
 
 
+class BatchEnrollment(BaseModel):
+    program: str
+    status: Literal["active", "suspended", "terminated"]
+    external_ref: str
+
+
+class BatchPerson(BaseModel):
+    """A person's status in a batch answer: the single status without what the caller has
+    already (its own ID number, the batch's `as_of`, the programs' names, benefit dates)."""
+
+    status: str
+    certified: bool
+    valid_until: dt.date | None
+    last_certified_on: dt.date | None
+    last_channel: Literal["auto", "self_service", "counter", "home_visit"] | None
+    enrollments: list[BatchEnrollment]
+
+
 class BatchStatusRequest(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"id_numbers": ["34160219500101123X"]}]}
@@ -92,7 +110,7 @@ class BatchStatusItem(BaseModel):
         "bad_birth_date, future_birth_date, bad_check_character, or not_found.",
     )
     message: str | None = None
-    person: PersonStatus | None = None
+    person: BatchPerson | None = None
 
 
 class BatchStatusResponse(BaseModel):

@@ -6,6 +6,7 @@ from typing import cast
 
 from sqlalchemy import Table, select
 
+from lifesign.web.api.schemas import BatchStatusResponse
 from lifesign.web.models import AuditEntry
 from tests.web.api.conftest import ApiClient, Recipient
 
@@ -90,11 +91,25 @@ def test_batch_answers_every_item_in_place(
     items = body["items"]
     assert [i["index"] for i in items] == list(range(6))
     assert [i["ok"] for i in items] == [True, False, True, False, False, True]
-    assert [i["reason"] for i in items] == [None, "bad_length", None, "not_found", "empty", None]
+    assert [i.get("reason") for i in items] == [
+        None,
+        "bad_length",
+        None,
+        "not_found",
+        "empty",
+        None,
+    ]
     assert items[2]["person"]["enrollments"][0]["program"] == "dibao"
     assert items[1]["message"] and "12345" not in items[1]["message"]
-    audited = sorted(cast(int, r["person_id"]) for r in _audit(api))
-    assert audited == sorted([recipients["A1"].person_id, recipients["B2"].person_id])
+    BatchStatusResponse.model_validate(body)  # the answer has the documented shape
+    assert set(items[0]["person"]) == {
+        "status", "certified", "valid_until", "last_certified_on", "last_channel", "enrollments"
+    }  # fmt: skip
+    (row,) = _audit(api)  # one row for the call, every person read listed
+    assert row["person_id"] is None and row["target"] == "2 persons"
+    assert row["reason"] == "API POST /api/v1/status/batch"
+    details = cast(dict[str, list[int]], row["details"])
+    assert details["person_ids"] == sorted([recipients["A1"].person_id, recipients["B2"].person_id])
 
 
 def test_batch_over_10000_is_422_with_a_clear_message(api: ApiClient) -> None:
