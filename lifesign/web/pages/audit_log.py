@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy import Connection, distinct, select
+from sqlalchemy import Connection, select
 
 from lifesign.web.audit import AuditFilter, audit, read_audit
 from lifesign.web.auth import Principal, page_user
@@ -68,7 +68,7 @@ def audit_page(
     )
     page_size: int = request.app.state.web_config.audit_page_size
     rows = read_audit(conn, where, limit=page_size, before_id=_int(before, "before"))
-    actions = sorted(conn.execute(select(distinct(AuditEntry.action))).scalars())
+    actions = sorted(conn.execute(select(AuditEntry.action).distinct()).scalars())
     audit(conn, principal, "view_audit", request=request,
           details={k: v for k, v in {"user": user, "person": person, "action": action,
                    "since": since, "until": until}.items() if v})  # fmt: skip
