@@ -27,42 +27,52 @@ for the crash tests.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import signal
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
+import duckdb
+import pyarrow as pa
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from lifesign.catalog import Catalog
-from lifesign.certify.ledger import STATE_FIELDS, advance_state, seed_person_state
+from lifesign.certify import statedb
+from lifesign.certify.ledger import STATE_FIELDS, advance_state
 from lifesign.certify.models import (
     AppliedBatch,
     Decision,
     EvidenceSummary,
     PersonStateRow,
+    StatusEvent,
 )
 from lifesign.certify.reviews import open_review
 from lifesign.certify.rules import Rule, RuleParameters, add_months, rule_parameters
 from lifesign.certify.summary import (
+    CERTIFIED_SQL,
+    FACTS_SQL,
     FIELDS,
+    MERGE_SQL,
+    STATE_SQL,
     STATUS_FIELDS,
     Summary,
+    parquet_relation,
     ref_date,
     ref_record,
     ref_time,
+    run,
     scan,
-    summary_row,
 )
 from lifesign.certify.transitions import (
     EnrollmentChange,
     apply_enrollment_transitions,
     apply_person_transition,
+    person_transition_allowed,
 )
 from lifesign.config import Settings
 from lifesign.errors import LifesignError, Location
@@ -73,7 +83,6 @@ from lifesign.store.models import Batch, Enrollment, Person
 Mode = Literal["full", "incremental"]
 FAULT_ENV = "LIFESIGN_CERTIFY_FAULT"
 EVIDENCE_BATCH_KINDS = ("file", "pull", "push", "retry")
-CHUNK = 20_000
 
 decisions_t = cast(Table, Decision.__table__)
 summary_t = cast(Table, EvidenceSummary.__table__)
@@ -82,6 +91,7 @@ state_t = cast(Table, PersonStateRow.__table__)
 batches_t = cast(Table, Batch.__table__)
 people_t = cast(Table, Person.__table__)
 enrollments_t = cast(Table, Enrollment.__table__)
+status_events_t = cast(Table, StatusEvent.__table__)
 
 BATCH_FILE = re.compile(r"batch-(\d+)\.parquet$")
 MONTH_DIR = re.compile(r"month=(\d{4}-\d{2})")
@@ -361,88 +371,10 @@ def _complete(files: Sequence[Path], as_of: dt.date, connection: Any) -> bool:
     if not later:
         return True
     quoted = "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in later) + "]"
-    latest = connection.execute(f"SELECT max(event_time) FROM read_parquet({quoted})").fetchone()[0]
+    latest = connection.execute(f"SELECT max(event_time) FROM read_parquet({quoted})").fetchall()[
+        0
+    ][0]
     return latest is None or latest < dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
-
-
-def _chunks(values: Sequence[int], size: int = 5000) -> Iterable[Sequence[int]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-def _rows_by_person(
-    connection: Connection, table: Table, persons: Sequence[int] | None
-) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
-    if persons is None:
-        for row in connection.execute(select(table)).mappings():
-            out[int(row["person_id"])] = dict(row)
-        return out
-    for chunk in _chunks(sorted(persons)):
-        for row in connection.execute(
-            select(table).where(table.c.person_id.in_(list(chunk)))
-        ).mappings():
-            out[int(row["person_id"])] = dict(row)
-    return out
-
-
-def _anchors(connection: Connection, persons: Sequence[int] | None) -> dict[int, dt.date]:
-    query = select(people_t.c.person_id, people_t.c.last_certified_on).where(
-        people_t.c.last_certified_on.isnot(None)
-    )
-    out: dict[int, dt.date] = {}
-    if persons is None:
-        out.update((int(p), d) for p, d in connection.execute(query).all())
-        return out
-    for chunk in _chunks(sorted(persons)):
-        rows = connection.execute(query.where(people_t.c.person_id.in_(list(chunk)))).all()
-        out.update((int(p), d) for p, d in rows)
-    return out
-
-
-def _periods(
-    connection: Connection, catalog: Catalog, persons: Sequence[int], fallback: int
-) -> dict[int, int]:
-    """The shortest certification period of each person's programs (months)."""
-    by_program = {code: p.certification_period_months for code, p in catalog.programs.items()}
-    distinct = set(by_program.values())
-    if len(distinct) == 1:
-        only = distinct.pop()
-        # persons without enrollments get the fallback; a city with one period everywhere
-        # needs no join (the common case, and the fast one)
-        return dict.fromkeys(persons, only)
-    out: dict[int, int] = {}
-    for chunk in _chunks(sorted(persons)):
-        rows = connection.execute(
-            select(enrollments_t.c.person_id, enrollments_t.c.program).where(
-                enrollments_t.c.person_id.in_(list(chunk))
-            )
-        ).all()
-        for person_id, program in rows:
-            months = by_program.get(program)
-            if months is not None:
-                out[person_id] = min(months, out.get(person_id, months))
-    return {p: out.get(p, fallback) for p in persons}
-
-
-def _bulk_insert(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), CHUNK):
-        connection.execute(insert(table), list(rows[start : start + CHUNK]))
-
-
-def _upsert_summaries(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    dialect_insert = sqlite.insert if is_sqlite(connection) else postgresql.insert
-    statement = dialect_insert(summary_t)
-    statement = statement.on_conflict_do_update(
-        index_elements=["person_id"],
-        set_={
-            c.name: statement.excluded[c.name] for c in summary_t.columns if c.name != "person_id"
-        },
-    )
-    for start in range(0, len(rows), CHUNK):
-        connection.execute(statement, list(rows[start : start + CHUNK]))
 
 
 def run_pass(
@@ -469,6 +401,31 @@ def run_pass(
     _fault("after_commit")
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _open_duckdb(params: RuleParameters) -> duckdb.DuckDBPyConnection:
+    engine = params.engine
+    duck = duckdb.connect(
+        config={
+            "threads": engine.threads or max(1, os.cpu_count() or 1),
+            "memory_limit": f"{engine.memory_limit_mib}MiB",
+            "preserve_insertion_order": False,
+        }
+    )
+    run(duck, "SET enable_progress_bar = false")
+    # Spark has add_months (the 31st becomes the month's last day); DuckDB adds an interval of
+    # months, which clamps the day the same way
+    run(
+        duck,
+        "CREATE MACRO add_months(day, months) AS "
+        "CAST(day + to_months(CAST(months AS INTEGER)) AS DATE)",
+    )
+    return duck
+
+
+def _id_list(duck: duckdb.DuckDBPyConnection, sql: str) -> list[int]:
+    table = duck.sql(sql).to_arrow_table()
+    return [int(i) for i in table.column(0).to_pylist()]
 
 
 def _apply(
@@ -506,158 +463,32 @@ def _apply(
         ).all()
     }
     files = _files_by_batch(settings.lake_dir)
-    import duckdb
-
-    lake_connection = duckdb.connect()
-    try:
-        # which batches, and from which date on
-        lower_of: dict[int, dt.date | None] = {}
-        for batch_id, records in committed.items():
-            if records and batch_id not in files:
-                continue  # committed but its files not yet renamed into the lake: next pass
-            if mode == "full" or batch_id not in applied:
-                lower_of[batch_id] = None
-            else:
-                applied_on, complete = applied[batch_id]
-                if not complete and applied_on < as_of:
-                    lower_of[batch_id] = applied_on
-        groups: dict[dt.date | None, list[Path]] = {}
-        for batch_id, lower in lower_of.items():
-            groups.setdefault(lower, []).extend(files.get(batch_id, []))
-        phase("plan")
-        if mode == "full":
-            anchors = _anchors(connection, None)
+    # which batches, and from which date on
+    lower_of: dict[int, dt.date | None] = {}
+    for batch_id, records in committed.items():
+        if records and batch_id not in files:
+            continue  # committed but its files not yet renamed into the lake: next pass
+        if mode == "full" or batch_id not in applied:
+            lower_of[batch_id] = None
         else:
-            new_files = [p for paths in groups.values() for p in paths]
-            persons_in: list[int] = []
-            if new_files:
-                quoted = (
-                    "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in new_files) + "]"
-                )
-                persons_in = [
-                    int(r[0])
-                    for r in lake_connection.execute(
-                        f"SELECT DISTINCT person_id FROM read_parquet({quoted}) "
-                        "WHERE person_id IS NOT NULL"
-                    ).fetchall()
-                ]
-            anchors = _anchors(connection, persons_in)
-        found = scan(
-            lake_connection,
-            catalog,
-            anchors,
-            as_of,
-            [(paths, lower) for lower, paths in groups.items()],
-        )
-        report.records = found.records
-        phase("scan")
+            applied_on, complete = applied[batch_id]
+            if not complete and applied_on < as_of:
+                lower_of[batch_id] = applied_on
+    groups: dict[dt.date | None, list[Path]] = {}
+    for batch_id, lower in lower_of.items():
+        groups.setdefault(lower, []).extend(files.get(batch_id, []))
+    parts = [(paths, lower) for lower, paths in groups.items() if paths]
+    phase("plan")
+
+    duck = _open_duckdb(params)
+    try:
+        _decide_and_write(connection, duck, catalog, as_of, mode, params, report, parts, phase)
         completeness = {
-            batch_id: _complete(files.get(batch_id, []), as_of, lake_connection)
-            for batch_id in lower_of
+            batch_id: _complete(files.get(batch_id, []), as_of, duck) for batch_id in lower_of
         }
         phase("complete")
     finally:
-        lake_connection.close()
-
-    # merge with the stored summary
-    persons = sorted(set(found.summaries) | set(found.candidates))
-    if mode == "full":
-        connection.execute(delete(summary_t))
-        stored: dict[int, dict[str, Any]] = {}
-    else:
-        stored = _rows_by_person(connection, summary_t, persons)
-    touched: list[int] = []
-    merged: dict[int, Summary] = {}
-    for person_id in persons:
-        row = stored.get(person_id)
-        summary = Summary(person_id, {name: row[f"{name}_ref"] for name in FIELDS} if row else {})
-        changed = summary.merge(found.summaries.get(person_id, {}))
-        merged[person_id] = summary
-        if changed or found.candidates.get(person_id) or row is None:
-            touched.append(person_id)
-    report.persons_touched = len(touched)
-    summary_rows = [summary_row(p, merged[p].refs, as_of) for p in touched]
-    if mode == "full":
-        _bulk_insert(connection, summary_t, summary_rows)
-    else:
-        _upsert_summaries(connection, summary_rows)
-    phase("summary")
-
-    # states: seed what is missing, then read the touched persons'
-    periods_by_program = {c: p.certification_period_months for c, p in catalog.programs.items()}
-    # every registry person has a state row (a new registry import adds persons: seed them)
-    people_count = connection.execute(select(func.count()).select_from(people_t)).scalar_one()
-    state_count = connection.execute(select(func.count()).select_from(state_t)).scalar_one()
-    if people_count != state_count:
-        seed_person_state(connection, None, periods_by_program)
-    states = _rows_by_person(
-        connection, state_t, None if mode == "full" and len(touched) > 50_000 else touched
-    )
-    periods = _periods(connection, catalog, touched, params.fallback_certification_period_months)
-    phase("state")
-
-    certified_rows: list[dict[str, Any]] = []
-    state_rows: list[dict[str, Any]] = []
-    catalog_version = catalog.version
-    for person_id in touched:
-        state = states.get(person_id)
-        if state is None:
-            continue  # evidence of a person no longer in the registry
-        facts = PersonFacts(
-            person_id,
-            merged[person_id],
-            found.candidates.get(person_id, []),
-            state,
-            periods[person_id],
-        )
-        status_changing = _needs_enrollments(facts)
-        enrollments = _enrollments_of(connection, person_id) if status_changing else []
-        planned, blocked = decide(facts, enrollments, catalog, params)
-        new_state = dict(state)
-        for item in planned:
-            if item.kind == "certified":
-                certified_rows.append(
-                    _decision_row(person_id, item, as_of, catalog_version, report.run_id)
-                )
-                report.certified += 1
-            else:
-                _write_status_decision(connection, person_id, item, as_of, catalog_version, report)
-                if item.person_status is not None:
-                    new_state["status"] = item.person_status
-                    new_state["status_since"] = item.effective_date
-            new_state = advance_state(
-                new_state,
-                kind=item.kind,
-                effective_date=item.effective_date,
-                decided_on=as_of,
-                channel="auto" if item.kind == "certified" else None,
-                valid_until=item.valid_until,
-            )
-        new_state = deferred_state(facts, new_state, blocked)
-        if new_state != state:
-            new_state["updated_on"] = as_of
-            state_rows.append(new_state)
-    report.decisions += len(certified_rows)
-    phase("decide")
-    _bulk_insert(connection, decisions_t, certified_rows)
-    fields = (*STATE_FIELDS, "last_strong_event", "last_weak_event")
-    if state_rows:
-        from sqlalchemy import bindparam
-
-        statement = (
-            update(state_t)
-            .where(state_t.c.person_id == bindparam("b_person_id"))
-            .values({name: bindparam(f"b_{name}") for name in fields})
-        )
-        for start in range(0, len(state_rows), CHUNK):
-            connection.execute(
-                statement,
-                [
-                    {"b_person_id": row["person_id"], **{f"b_{n}": row.get(n) for n in fields}}
-                    for row in state_rows[start : start + CHUNK]
-                ],
-            )
-    phase("write")
+        duck.close()
 
     # the watermark, in the same transaction
     if mode == "full":
@@ -674,18 +505,464 @@ def _apply(
     phase("watermark")
 
 
-def _needs_enrollments(facts: PersonFacts) -> bool:
-    summary = facts.summary
-    return any(summary.get(name) for name in ("death_first", *STATUS_FIELDS))
+PEOPLE_SCHEMA = pa.schema(
+    [
+        ("person_id", pa.int64()),
+        ("last_certified_on", pa.date32()),
+        ("channel", pa.string()),
+    ]
+)
+PEOPLE_SELECT = "SELECT person_id, last_certified_on, last_certification_channel FROM people"
+STATE_COLUMNS = (
+    "person_id",
+    "status",
+    "status_since",
+    "last_certified_on",
+    "channel",
+    "valid_until",
+    "certified_year",
+    "last_strong_event",
+    "last_weak_event",
+    "death_date",
+    "updated_on",
+)
+STATE_SCHEMA = pa.schema(
+    [
+        ("person_id", pa.int64()),
+        ("status", pa.string()),
+        ("status_since", pa.date32()),
+        ("last_certified_on", pa.date32()),
+        ("channel", pa.string()),
+        ("valid_until", pa.date32()),
+        ("certified_year", pa.int32()),
+        ("last_strong_event", pa.date32()),
+        ("last_weak_event", pa.date32()),
+        ("death_date", pa.date32()),
+        ("updated_on", pa.date32()),
+    ]
+)
+REF_COLUMNS = tuple(f"{name}_ref" for name in FIELDS)
+SUMMARY_SCHEMA = pa.schema(
+    [("person_id", pa.int64()), *((column, pa.string()) for column in REF_COLUMNS)]
+)
+PROGRAMS_SCHEMA = pa.schema([("person_id", pa.int64()), ("program", pa.string())])
+# The fields the pass writes for a person whose state row exists (status and status_since
+# move through the transition table only).
+MOVED_FIELDS = (*STATE_FIELDS, "last_strong_event", "last_weak_event")
+DECISION_COLUMNS = (
+    "run_id",
+    "person_id",
+    "enrollment_id",
+    "kind",
+    "effective_date",
+    "decided_on",
+    "channel",
+    "valid_until",
+    "evidence",
+    "rule",
+    "catalog_version",
+    "details",
+)
+SUMMARY_COLUMNS = (
+    *(column for name in FIELDS for column in (f"{name}_time", f"{name}_ref")),
+    "as_of",
+)
 
 
-def _enrollments_of(connection: Connection, person_id: int) -> list[tuple[int, str, str]]:
-    rows = connection.execute(
-        select(enrollments_t.c.enrollment_id, enrollments_t.c.program, enrollments_t.c.status)
-        .where(enrollments_t.c.person_id == person_id)
-        .order_by(enrollments_t.c.enrollment_id)
-    ).all()
-    return [(int(e), str(p), str(s)) for e, p, s in rows]
+def _sql_literal(value: object) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, dt.date):
+        return f"DATE '{value.isoformat()}'"
+    if isinstance(value, int):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _decide_and_write(
+    connection: Connection,
+    duck: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    as_of: dt.date,
+    mode: Mode,
+    params: RuleParameters,
+    report: PassReport,
+    parts: list[tuple[list[Path], dt.date | None]],
+    phase: Any,
+) -> None:
+    full = mode == "full"
+    # the registry persons concerned: every one (full), or those of the new records
+    ids: list[int] | None = None
+    if not full:
+        new_files = [p for paths, _ in parts for p in paths]
+        ids = (
+            _id_list(
+                duck,
+                f"SELECT DISTINCT person_id FROM {parquet_relation(new_files)} "
+                "WHERE person_id IS NOT NULL ORDER BY person_id",
+            )
+            if new_files
+            else []
+        )
+    people = statedb.read_by_ids(connection, PEOPLE_SELECT, "person_id", ids, PEOPLE_SCHEMA)
+    # every registry person has a state row (a new registry import adds persons: seed them)
+    people_count = connection.execute(select(func.count()).select_from(people_t)).scalar_one()
+    state_count = connection.execute(select(func.count()).select_from(state_t)).scalar_one()
+    missing = PEOPLE_SCHEMA.empty_table()
+    if people_count != state_count and not full:
+        missing = statedb.read_arrow(
+            connection,
+            PEOPLE_SELECT + " AS p WHERE NOT EXISTS "
+            "(SELECT 1 FROM person_state AS s WHERE s.person_id = p.person_id)",
+            PEOPLE_SCHEMA,
+        )
+        people = pa.concat_tables([people, missing])
+    duck.register("people_in", people)
+    run(duck, "CREATE OR REPLACE TEMP TABLE people AS SELECT DISTINCT * FROM people_in")
+    duck.unregister("people_in")
+    run(
+        duck,
+        "CREATE OR REPLACE TEMP VIEW anchors AS SELECT person_id, "
+        "CAST(last_certified_on + INTERVAL 1 DAY AS TIMESTAMP) AS after_time "
+        "FROM people WHERE last_certified_on IS NOT NULL",
+    )
+    phase("registry")
+
+    report.records = scan(duck, catalog, as_of, parts)
+    phase("scan")
+
+    # merge with the stored summary
+    if full:
+        stored_summary = SUMMARY_SCHEMA.empty_table()
+    else:
+        found_ids = _id_list(duck, "SELECT person_id FROM found ORDER BY person_id")
+        stored_summary = statedb.read_by_ids(
+            connection,
+            f"SELECT person_id, {', '.join(REF_COLUMNS)} FROM evidence_summary",
+            "person_id",
+            found_ids,
+            SUMMARY_SCHEMA,
+        )
+    duck.register("stored_summary", stored_summary)
+    run(duck, f"CREATE OR REPLACE TEMP TABLE merged AS {MERGE_SQL}")
+    duck.unregister("stored_summary")
+    phase("summary")
+
+    # the state of the persons concerned, seeds for those without one, periods
+    if full:
+        stored_state = statedb.read_arrow(
+            connection, f"SELECT {', '.join(STATE_COLUMNS)} FROM person_state", STATE_SCHEMA
+        )
+    else:
+        touched_ids = _id_list(
+            duck, "SELECT person_id FROM merged WHERE touched = 1 ORDER BY person_id"
+        )
+        stored_state = statedb.read_by_ids(
+            connection,
+            f"SELECT {', '.join(STATE_COLUMNS)} FROM person_state",
+            "person_id",
+            touched_ids,
+            STATE_SCHEMA,
+        )
+    duck.register("stored_state", stored_state)
+    if full:  # every person and every state row were read
+        run(
+            duck,
+            "CREATE OR REPLACE TEMP TABLE unseeded AS SELECT person_id FROM people AS p "
+            "WHERE NOT EXISTS (SELECT 1 FROM stored_state AS s WHERE s.person_id = p.person_id)",
+        )
+    else:
+        duck.register("missing_in", missing.select(["person_id"]))
+        run(duck, "CREATE OR REPLACE TEMP TABLE unseeded AS SELECT DISTINCT * FROM missing_in")
+        duck.unregister("missing_in")
+    _months(connection, duck, catalog, params, full)
+    run(duck, f"CREATE OR REPLACE TEMP TABLE facts AS {FACTS_SQL}")
+    duck.unregister("stored_state")
+    report.persons_touched = int(_scalar(duck, "SELECT count(*) FROM facts WHERE touched = 1"))
+    phase("state")
+
+    certified_extra = _decide_rare(connection, duck, catalog, as_of, params, report)
+    phase("rare")
+
+    run(duck, f"CREATE OR REPLACE TEMP TABLE certified AS {CERTIFIED_SQL}")
+    run(
+        duck,
+        "CREATE OR REPLACE TEMP TABLE new_state AS " + STATE_SQL.format(as_of=_sql_literal(as_of)),
+    )
+    phase("decide")
+
+    report.certified += int(_scalar(duck, "SELECT count(*) FROM certified")) + len(certified_extra)
+    catalog_version = catalog.version
+    written = statedb.insert_rows(
+        connection,
+        "decisions",
+        DECISION_COLUMNS,
+        duck.execute(
+            f"""
+            SELECT {_sql_literal(report.run_id)}, person_id, NULL, 'certified',
+                   CAST(effective_date AS VARCHAR), {_sql_literal(as_of.isoformat())}, 'auto',
+                   CAST(valid_until AS VARCHAR),
+                   CAST(json_array(json_object(
+                       'source', split_part(ref, '|', 2),
+                       'record_id', substr(ref, 23 + length(split_part(ref, '|', 2))
+                                               + length(split_part(ref, '|', 3))),
+                       'evidence_type', split_part(ref, '|', 3),
+                       'event_time', replace(substr(ref, 1, 19), ' ', 'T'))) AS VARCHAR),
+                   {_sql_literal(Rule.STRONG_ALIVE_CERTIFIES)}, {_sql_literal(catalog_version)},
+                   CAST(json_object('year', yr) AS VARCHAR)
+            FROM certified ORDER BY person_id, yr
+            """
+        ).fetchall()
+        + [_decision_tuple(row) for row in certified_extra],
+    )
+    report.decisions += written
+    phase("write decisions")
+
+    date_columns = (
+        "status_since",
+        "last_certified_on",
+        "valid_until",
+        "last_strong_event",
+        "last_weak_event",
+        "death_date",
+        "updated_on",
+    )
+
+    def as_text(column: str) -> str:
+        return f"CAST({column} AS VARCHAR)" if column in date_columns else column
+
+    statedb.insert_rows(
+        connection,
+        "person_state",
+        STATE_COLUMNS,
+        duck.execute(
+            f"SELECT {', '.join(as_text(c) for c in STATE_COLUMNS)} FROM new_state "
+            "WHERE has_row = 0"
+        ).fetchall(),
+    )
+    statedb.update_rows(
+        connection,
+        "person_state",
+        "person_id",
+        MOVED_FIELDS,
+        duck.execute(
+            f"SELECT person_id, {', '.join(as_text(c) for c in MOVED_FIELDS)} FROM new_state "
+            "WHERE has_row = 1 AND changed = 1"
+        ).fetchall(),
+    )
+    phase("write state")
+
+    summary_values = ", ".join(
+        f"CAST(substr({name}_ref, 1, 19) AS VARCHAR) || '.000000', {name}_ref" for name in FIELDS
+    )
+    summary_rows = duck.execute(
+        f"SELECT person_id, {summary_values}, {_sql_literal(as_of.isoformat())} "
+        "FROM merged WHERE touched = 1 ORDER BY person_id"
+    ).fetchall()
+    if full:
+        connection.execute(delete(summary_t))
+        statedb.insert_rows(
+            connection, "evidence_summary", ("person_id", *SUMMARY_COLUMNS), summary_rows
+        )
+    else:
+        statedb.update_rows(
+            connection,
+            "evidence_summary",
+            "person_id",
+            SUMMARY_COLUMNS,
+            summary_rows,
+            upsert=True,
+        )
+    phase("write summary")
+
+
+def _scalar(duck: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    rows = duck.execute(sql).fetchall()
+    return rows[0][0] if rows else None
+
+
+def _months(
+    connection: Connection,
+    duck: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    params: RuleParameters,
+    full: bool,
+) -> None:
+    """DuckDB table `months` (person_id, seed_months, months) of the persons in `people`:
+    seed_months, the shortest certification period of the person's programs (the fallback
+    when none is listed: a seed's validity); months, the period the rules use — the same,
+    except that a catalog with one period everywhere gives it to every person."""
+    by_program = {code: p.certification_period_months for code, p in catalog.programs.items()}
+    duck.register(
+        "program_periods",
+        pa.table(
+            {
+                "program": pa.array(list(by_program), pa.string()),
+                "months": pa.array(list(by_program.values()), pa.int32()),
+            }
+        ),
+    )
+    distinct = set(by_program.values())
+    single = distinct.pop() if len(distinct) == 1 else None
+    # the programs are needed for the seeds (persons without a state row) and, with several
+    # periods, for every person concerned
+    if single is None:
+        wanted = None if full else _id_list(duck, "SELECT person_id FROM people")
+    else:
+        wanted = _id_list(duck, "SELECT person_id FROM unseeded ORDER BY person_id")
+        if full and len(wanted) > statedb.IDS_PER_QUERY:
+            wanted = None  # most of the registry: one read of every enrollment is cheaper
+    programs = (
+        statedb.read_by_ids(
+            connection,
+            "SELECT person_id, program FROM enrollments",
+            "person_id",
+            wanted,
+            PROGRAMS_SCHEMA,
+        )
+        if wanted is None or wanted
+        else PROGRAMS_SCHEMA.empty_table()
+    )
+    duck.register("person_programs", programs)
+    fallback = params.fallback_certification_period_months
+    run(
+        duck,
+        f"""
+        CREATE OR REPLACE TEMP TABLE months AS
+        SELECT p.person_id,
+               coalesce(min(pp.months), {fallback}) AS seed_months,
+               {single if single is not None else f"coalesce(min(pp.months), {fallback})"}
+                   AS months
+        FROM people AS p
+        LEFT JOIN person_programs AS e ON e.person_id = p.person_id
+        LEFT JOIN program_periods AS pp ON pp.program = e.program
+        GROUP BY p.person_id
+        """,
+    )
+    duck.unregister("person_programs")
+
+
+def _decision_tuple(row: dict[str, Any]) -> tuple[Any, ...]:
+    """A decision row (`_decision_row`) as the tuple `statedb.insert_rows` writes."""
+    out: list[Any] = []
+    for column in DECISION_COLUMNS:
+        value = row[column]
+        if isinstance(value, dt.date):
+            value = value.isoformat()
+        elif column in ("evidence", "details"):
+            value = None if value is None else json.dumps(value)
+        out.append(value)
+    return tuple(out)
+
+
+def _decide_rare(
+    connection: Connection,
+    duck: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    as_of: dt.date,
+    params: RuleParameters,
+    report: PassReport,
+) -> list[dict[str, Any]]:
+    """The persons with a death or status record, or not alive: `decide` one by one (a few
+    thousand at Bozhou scale). Writes their status decisions, transitions, reviews and
+    states; returns their certifications (written with the others)."""
+    rare = duck.sql(
+        f"SELECT {', '.join(STATE_COLUMNS)}, has_row, months, {', '.join(REF_COLUMNS)} "
+        "FROM facts WHERE rare = 1 ORDER BY person_id"
+    ).to_arrow_table()
+    if rare.num_rows == 0:
+        return []
+    rows = rare.to_pylist()
+    # seeds first: the transitions need a state row
+    statedb.insert_rows(
+        connection,
+        "person_state",
+        STATE_COLUMNS,
+        [
+            tuple(
+                v.isoformat() if isinstance(v, dt.date) else v
+                for v in (r[c] for c in STATE_COLUMNS)
+            )
+            for r in rows
+            if not r["has_row"]
+        ],
+    )
+    candidates: dict[int, list[tuple[int, str]]] = {}
+    for person_id, year, ref in duck.execute(
+        "SELECT c.person_id, c.yr, c.ref FROM found_candidates AS c "
+        "JOIN facts AS f ON f.person_id = c.person_id WHERE f.rare = 1 ORDER BY 1, 2"
+    ).fetchall():
+        candidates.setdefault(int(person_id), []).append((int(year), str(ref)))
+    needing = [
+        int(r["person_id"])
+        for r in rows
+        if any(r[f"{name}_ref"] for name in ("death_first", *STATUS_FIELDS))
+    ]
+    enrollments: dict[int, list[tuple[int, str, str]]] = {}
+    for start in range(0, len(needing), 5000):
+        chunk = needing[start : start + 5000]
+        for enrollment_id, person_id, program, status in connection.execute(
+            select(
+                enrollments_t.c.enrollment_id,
+                enrollments_t.c.person_id,
+                enrollments_t.c.program,
+                enrollments_t.c.status,
+            )
+            .where(enrollments_t.c.person_id.in_(chunk))
+            .order_by(enrollments_t.c.enrollment_id)
+        ).all():
+            enrollments.setdefault(int(person_id), []).append(
+                (int(enrollment_id), str(program), str(status))
+            )
+
+    certified_rows: list[dict[str, Any]] = []
+    status_items: list[tuple[int, Planned]] = []
+    state_rows: list[tuple[Any, ...]] = []
+    for row in rows:
+        person_id = int(row["person_id"])
+        state = {column: row[column] for column in STATE_COLUMNS}
+        facts = PersonFacts(
+            person_id,
+            Summary(person_id, {name: row[f"{name}_ref"] for name in FIELDS}),
+            candidates.get(person_id, []),
+            state,
+            int(row["months"]),
+        )
+        planned, blocked = decide(facts, enrollments.get(person_id, []), catalog, params)
+        new_state = dict(state)
+        for item in planned:
+            if item.kind == "certified":
+                certified_rows.append(
+                    _decision_row(person_id, item, as_of, catalog.version, report.run_id)
+                )
+            else:
+                status_items.append((person_id, item))
+                if item.person_status is not None:
+                    new_state["status"] = item.person_status
+                    new_state["status_since"] = item.effective_date
+            new_state = advance_state(
+                new_state,
+                kind=item.kind,
+                effective_date=item.effective_date,
+                decided_on=as_of,
+                channel="auto" if item.kind == "certified" else None,
+                valid_until=item.valid_until,
+            )
+        new_state = deferred_state(facts, new_state, blocked)
+        if new_state != state:
+            new_state["updated_on"] = as_of
+            state_rows.append(
+                (
+                    person_id,
+                    *(
+                        v.isoformat() if isinstance(v, dt.date) else v
+                        for v in (new_state[name] for name in MOVED_FIELDS)
+                    ),
+                )
+            )
+    _write_status_decisions(connection, status_items, as_of, catalog.version, report)
+    statedb.update_rows(connection, "person_state", "person_id", MOVED_FIELDS, state_rows)
+    return certified_rows
 
 
 def _decision_row(
@@ -707,56 +984,103 @@ def _decision_row(
     }
 
 
-def _write_status_decision(
+def _write_status_decisions(
     connection: Connection,
-    person_id: int,
-    item: Planned,
+    items: Sequence[tuple[int, Planned]],
     as_of: dt.date,
     catalog_version: str,
     report: PassReport,
 ) -> None:
-    """A decision that changes a status (rare): inserted alone, for its id, then applied."""
-    row = _decision_row(person_id, item, as_of, catalog_version, report.run_id)
-    decision_id = int(
-        connection.execute(
-            insert(decisions_t).values(row).returning(decisions_t.c.decision_id)
-        ).scalar_one()
+    """The decisions that change a status (the rare ones): inserted together for their ids,
+    then the transitions through the tables, then the reviews."""
+    if not items:
+        return
+    rows = [
+        _decision_row(person_id, item, as_of, catalog_version, report.run_id)
+        for person_id, item in items
+    ]
+    result = connection.execute(
+        insert(decisions_t).returning(decisions_t.c.decision_id, sort_by_parameter_order=True),
+        rows,
     )
-    report.decisions += 1
-    if item.person_status is not None:
-        apply_person_transition(
-            connection,
-            person_id,
-            item.person_status,
-            decision_id=decision_id,
-            on=item.effective_date,
-        )
-        if item.kind == "deceased":
-            report.deceased += 1
-        elif item.kind != "review":
-            report.status_changes += 1
-    if item.enrollment_id is not None and item.enrollment_status is not None:
-        apply_enrollment_transitions(
-            connection,
-            [
+    decision_ids = [int(d) for d in result.scalars().all()]
+    report.decisions += len(decision_ids)
+    person_changes: list[tuple[int, str, int, dt.date]] = []
+    enrollment_changes: list[EnrollmentChange] = []
+    for (person_id, item), decision_id in zip(items, decision_ids, strict=True):
+        if item.person_status is not None:
+            person_changes.append((person_id, item.person_status, decision_id, item.effective_date))
+            if item.kind == "deceased":
+                report.deceased += 1
+            elif item.kind != "review":
+                report.status_changes += 1
+        if item.enrollment_id is not None and item.enrollment_status is not None:
+            enrollment_changes.append(
                 EnrollmentChange(
                     item.enrollment_id, item.enrollment_status, decision_id, item.effective_date
                 )
-            ],
-            skip_unchanged=True,
+            )
+            if item.enrollment_status == "terminated":
+                report.terminated += 1
+            else:
+                report.suspended += 1
+    _apply_person_transitions(connection, person_changes)
+    apply_enrollment_transitions(connection, enrollment_changes, skip_unchanged=True)
+    for (person_id, item), decision_id in zip(items, decision_ids, strict=True):
+        if item.review is not None:
+            kind, sides = item.review
+            open_review(
+                connection,
+                person_id,
+                kind,
+                {side: [dict(ref_record(r)) for r in refs] for side, refs in sides.items()},
+                as_of,
+                decision_id=decision_id,
+            )
+            report.reviews_opened += 1
+
+
+def _apply_person_transitions(
+    connection: Connection, changes: Sequence[tuple[int, str, int, dt.date]]
+) -> None:
+    """Person status changes (person, to, decision id, date) in bulk, each checked against
+    THE transition table (`person_transition_allowed`) as `apply_person_transition` checks
+    it, with the same `status_events` rows. (At most one change per person and pass.)"""
+    if not changes:
+        return
+    ids = sorted({person_id for person_id, *_ in changes})
+    current: dict[int, str] = {}
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        current.update(
+            (int(p), str(s))
+            for p, s in connection.execute(
+                select(state_t.c.person_id, state_t.c.status).where(state_t.c.person_id.in_(chunk))
+            ).all()
         )
-        if item.enrollment_status == "terminated":
-            report.terminated += 1
-        else:
-            report.suspended += 1
-    if item.review is not None:
-        kind, sides = item.review
-        open_review(
-            connection,
-            person_id,
-            kind,
-            {side: [dict(ref_record(r)) for r in refs] for side, refs in sides.items()},
-            as_of,
-            decision_id=decision_id,
+    events: list[dict[str, Any]] = []
+    for person_id, to_status, decision_id, on in changes:
+        before = current[person_id]
+        if not person_transition_allowed(before, to_status):
+            apply_person_transition(connection, person_id, to_status, decision_id=decision_id)
+            raise AssertionError("unreachable: the transition above is refused")
+        current[person_id] = to_status
+        events.append(
+            {
+                "target": "person",
+                "person_id": person_id,
+                "enrollment_id": None,
+                "from_status": before,
+                "to_status": to_status,
+                "decision_id": decision_id,
+                "at": on,
+            }
         )
-        report.reviews_opened += 1
+    statedb.update_rows(
+        connection,
+        "person_state",
+        "person_id",
+        ("status", "status_since"),
+        [(e["person_id"], e["to_status"], e["at"].isoformat()) for e in events],
+    )
+    connection.execute(insert(status_events_t), events)

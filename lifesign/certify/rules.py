@@ -34,10 +34,19 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class PassEngine:
+    """How the pass runs DuckDB (not a rule: how much of the machine it may take)."""
+
+    threads: int  # 0: one per core
+    memory_limit_mib: int
+
+
+@dataclass(frozen=True)
 class RuleParameters:
     death_dates_far_apart_days: int
     alive_after_death_tolerance_days: int
     fallback_certification_period_months: int
+    engine: PassEngine = PassEngine(threads=0, memory_limit_mib=2048)
 
     @property
     def death_spread(self) -> dt.timedelta:
@@ -63,7 +72,7 @@ def load_rule_parameters(path: Path = RULES_FILE) -> RuleParameters:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise LifesignError("the rules file is not a mapping", where=Location(file=str(path)))
-    known = set(RuleParameters.__dataclass_fields__)
+    known = set(RuleParameters.__dataclass_fields__) - {"engine"} | {"pass_engine"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise LifesignError(
@@ -79,6 +88,20 @@ def load_rule_parameters(path: Path = RULES_FILE) -> RuleParameters:
         fallback_certification_period_months=_positive_int(
             data, "fallback_certification_period_months", path, 1
         ),
+        engine=_pass_engine(data.get("pass_engine"), path),
+    )
+
+
+def _pass_engine(data: Any, path: Path) -> PassEngine:
+    if not isinstance(data, dict) or set(data) != {"threads", "memory_limit_mib"}:
+        raise LifesignError(
+            "pass_engine must be a mapping of threads and memory_limit_mib",
+            f"found {data!r}",
+            Location(file=str(path), key="pass_engine"),
+        )
+    return PassEngine(
+        threads=_positive_int(data, "threads", path),
+        memory_limit_mib=_positive_int(data, "memory_limit_mib", path, 256),
     )
 
 

@@ -1,10 +1,18 @@
-"""The per-person evidence summary: computed from lake records by SQL (sql/summary.sql, run by
+"""The per-person evidence summary: computed from lake records by SQL (sql/*.sql, run by
 DuckDB, portable to Spark), and merged with the stored summary (table `evidence_summary`).
 
 A summary field is a *ref*, "event time|source|evidence type|record id": the latest strong
 alive record, the latest weak one, the earliest and latest death records, the latest
 imprisonment / emigration / moving-away record. Merging two summaries is max / min of refs,
 so merging batch by batch gives exactly the summary of all the records at once.
+
+The scan runs in two stages so that no string is built per record: `summary.sql` finds, per
+person and year, the winning *times* (as cheap as a bare group-by); `wanted.sql` lists them;
+`refs.sql` re-reads the same records joined to those (person, kind, time) and builds the refs
+of the records found there only; `found.sql` and `candidates.sql` assemble the per-person refs
+and the candidate certifications (first strong record of each year after the last
+certification). Everything stays in DuckDB tables (`found`, `found_candidates`): nothing per
+person is built in Python.
 """
 
 from __future__ import annotations
@@ -22,7 +30,23 @@ from lifesign.catalog import Catalog
 from lifesign.certify.ledger import EvidenceRef
 
 SQL_DIR = Path(__file__).parent / "sql"
-SUMMARY_SQL = (SQL_DIR / "summary.sql").read_text(encoding="utf-8")
+
+
+def _sql(name: str) -> str:
+    return (SQL_DIR / name).read_text(encoding="utf-8")
+
+
+SUMMARY_SQL = _sql("summary.sql")
+WANTED_SQL = _sql("wanted.sql")
+REFS_SQL = _sql("refs.sql")
+FOUND_SQL = _sql("found.sql")
+CANDIDATES_SQL = _sql("candidates.sql")
+MERGE_SQL = _sql("merge.sql")
+FACTS_SQL = _sql("facts.sql")
+CERTIFIED_SQL = _sql("certified.sql")
+STATE_SQL = _sql("state.sql")
+# every SQL file of the pass, by name (the portability test transpiles each)
+PASS_SQL = {path.name: path.read_text(encoding="utf-8") for path in sorted(SQL_DIR.glob("*.sql"))}
 
 # Summary fields: name → whether the merge keeps the latest (max) or the earliest (min) ref.
 FIELDS: dict[str, str] = {
@@ -79,15 +103,6 @@ class Summary:
         return changed
 
 
-@dataclass
-class Scan:
-    """What the SQL found in a set of records."""
-
-    summaries: dict[int, dict[str, str | None]]  # person → refs of these records
-    candidates: dict[int, list[tuple[int, str]]]  # person → [(year, first strong ref after L)]
-    records: int
-
-
 def evidence_kinds(catalog: Catalog) -> pa.Table:
     """(evidence_type, kind) of every evidence type of the catalog."""
     types, kinds = [], []
@@ -103,22 +118,16 @@ def evidence_kinds(catalog: Catalog) -> pa.Table:
     return pa.table({"evidence_type": types, "kind": kinds})
 
 
-def anchors_table(anchors: Mapping[int, dt.date]) -> pa.Table:
-    """(person_id, after_time): strong records from the day after the last certification."""
-    ids = list(anchors)
-    after = [dt.datetime.combine(day + dt.timedelta(days=1), dt.time()) for day in anchors.values()]
-    return pa.table(
-        {"person_id": pa.array(ids, pa.int64()), "after_time": pa.array(after, pa.timestamp("s"))}
-    )
+def run(connection: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Run a statement to its end (DuckDB refuses new work while a result is unread)."""
+    connection.execute(sql).fetchall()
 
 
 def _literal(moment: dt.datetime) -> str:
     return f"TIMESTAMP '{moment:%Y-%m-%d %H:%M:%S}'"
 
 
-def summary_sql(records: str, as_of: dt.date, lower: dt.date | None = None) -> str:
-    """The summary query over the relation `records`: records dated on or before `as_of` (and
-    after `lower`, a previous as-of date, when given)."""
+def _bounds(as_of: dt.date, lower: dt.date | None) -> dict[str, str]:
     end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
     bound = (
         "1 = 1"
@@ -126,63 +135,74 @@ def summary_sql(records: str, as_of: dt.date, lower: dt.date | None = None) -> s
         else "e.event_time >= "
         + _literal(dt.datetime.combine(lower + dt.timedelta(days=1), dt.time()))
     )
-    return SUMMARY_SQL.format(records=records, as_of_end=_literal(end), lower_bound=bound)
+    return {"as_of_end": _literal(end), "lower_bound": bound}
+
+
+def summary_sql(records: str, as_of: dt.date, lower: dt.date | None = None) -> str:
+    """Stage 1 over the relation `records`: records dated on or before `as_of` (and after
+    `lower`, a previous as-of date, when given)."""
+    return SUMMARY_SQL.format(records=records, **_bounds(as_of, lower))
+
+
+def refs_sql(records: str, as_of: dt.date, lower: dt.date | None = None) -> str:
+    """Stage 2 over the same records and bounds as `summary_sql`."""
+    return REFS_SQL.format(records=records, **_bounds(as_of, lower))
 
 
 def _quoted(paths: Sequence[Path]) -> str:
     return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
 
 
+def parquet_relation(files: Sequence[Path]) -> str:
+    return f"read_parquet({_quoted(files)}, hive_partitioning = false, union_by_name = true)"
+
+
 def scan(
     connection: duckdb.DuckDBPyConnection,
     catalog: Catalog,
-    anchors: Mapping[int, dt.date],
     as_of: dt.date,
     parts: Iterable[tuple[Sequence[Path], dt.date | None]],
-) -> Scan:
-    """Summarise the records of `parts`: (Parquet files, lower as-of bound or None)."""
+) -> int:
+    """Summarise the records of `parts` — (Parquet files, lower as-of bound or None) — into
+    the DuckDB tables `found` (person_id, strong_ref … moved_away_ref, records) and
+    `found_candidates` (person_id, yr, ref). Needs the relation `anchors` (person_id,
+    after_time). Returns the records read."""
     connection.register("evidence_kinds", evidence_kinds(catalog))
-    connection.register("anchors", anchors_table(anchors))
-    selects = []
-    for files, lower in parts:
-        if not files:
-            continue
-        relation = (
-            f"read_parquet({_quoted(files)}, hive_partitioning = false, union_by_name = true)"
+    relations = [(parquet_relation(files), lower) for files, lower in parts if files]
+    if not relations:
+        run(
+            connection,
+            "CREATE OR REPLACE TEMP TABLE found AS SELECT CAST(NULL AS BIGINT) AS person_id, "
+            + ", ".join(f"CAST(NULL AS VARCHAR) AS {name}_ref" for name in FIELDS)
+            + ", CAST(0 AS HUGEINT) AS records WHERE 1 = 0",
         )
-        selects.append(summary_sql(relation, as_of, lower))
-    summaries: dict[int, dict[str, str | None]] = {}
-    candidates: dict[int, list[tuple[int, str]]] = {}
-    if not selects:
-        return Scan(summaries, candidates, 0)
-    by_year = " UNION ALL ".join(f"({select})" for select in selects)
-    connection.execute(f"CREATE OR REPLACE TEMP TABLE by_year AS {by_year}")
-    folded = connection.sql(
-        """
-        SELECT person_id,
-               max(strong_ref) AS strong, max(weak_ref) AS weak,
-               min(death_first_ref) AS death_first, max(death_last_ref) AS death_last,
-               max(imprisoned_ref) AS imprisoned, max(emigrated_ref) AS emigrated,
-               max(moved_away_ref) AS moved_away, sum(records) AS records
-        FROM by_year GROUP BY person_id
-        """
-    ).to_arrow_table()
-    records = 0
-    columns = {name: folded.column(name).to_pylist() for name in folded.column_names}
-    for index, person_id in enumerate(columns["person_id"]):
-        summaries[int(person_id)] = {name: columns[name][index] for name in FIELDS}
-        records += int(columns["records"][index])
-    firsts = connection.execute(
-        """
-        SELECT person_id, yr, min(strong_first_after) AS ref
-        FROM by_year WHERE strong_first_after IS NOT NULL
-        GROUP BY person_id, yr ORDER BY person_id, yr
-        """
-    ).fetchall()
-    for person_id, year, ref in firsts:
-        candidates.setdefault(int(person_id), []).append((int(year), str(ref)))
-    connection.execute("DROP TABLE by_year")
-    return Scan(summaries, candidates, records)
+        run(
+            connection,
+            "CREATE OR REPLACE TEMP TABLE found_candidates AS SELECT CAST(NULL AS BIGINT) AS "
+            "person_id, CAST(NULL AS BIGINT) AS yr, CAST(NULL AS VARCHAR) AS ref WHERE 1 = 0",
+        )
+        return 0
+    by_year = " UNION ALL ".join(f"({summary_sql(r, as_of, lower)})" for r, lower in relations)
+    run(connection, f"CREATE OR REPLACE TEMP TABLE by_year AS {by_year}")
+    run(connection, f"CREATE OR REPLACE TEMP TABLE wanted AS {WANTED_SQL}")
+    run(
+        connection,
+        "CREATE OR REPLACE TEMP TABLE wanted_times AS "
+        "SELECT DISTINCT person_id, kind, event_time FROM wanted",
+    )
+    named = " UNION ALL ".join(f"({refs_sql(r, as_of, lower)})" for r, lower in relations)
+    run(
+        connection,
+        "CREATE OR REPLACE TEMP TABLE named AS SELECT person_id, kind, event_time, "
+        f"min(first_ref) AS first_ref, max(last_ref) AS last_ref FROM ({named}) AS parts "
+        "GROUP BY person_id, kind, event_time",
+    )
+    run(connection, f"CREATE OR REPLACE TEMP TABLE found AS {FOUND_SQL}")
+    run(connection, f"CREATE OR REPLACE TEMP TABLE found_candidates AS {CANDIDATES_SQL}")
+    (row,) = connection.execute("SELECT sum(records) FROM found").fetchall()
+    for table in ("by_year", "wanted", "wanted_times", "named"):
+        run(connection, f"DROP TABLE {table}")
+    return int(row[0] or 0) if row else 0
 
 
 def summary_row(person_id: int, refs: Mapping[str, str | None], as_of: dt.date) -> dict[str, Any]:

@@ -1,4 +1,4 @@
--- The per-person evidence summary of a set of evidence records, as of a date.
+-- The per-person evidence summary of a set of evidence records, as of a date: stage 1, times.
 --
 -- Input relations (registered by lifesign/certify/summary.py):
 --   records          evidence records (columns of the lake: person_id, evidence_type,
@@ -10,20 +10,19 @@
 -- Placeholders: as_of_end — a timestamp literal, the first second after the as-of day
 -- (records on or after it are not yet known); lower_bound — a literal timestamp condition.
 --
--- A record's `ref` is "event time|source|evidence type|record id": ordering refs as strings
--- orders records by time, ties broken by source and record id, so min/max pick the same
--- record whatever the engine, the batch order or the number of passes (full and incremental
--- agree). Portable: CAST, ||, FILTER, year() all exist in Spark SQL 3.
+-- Only event times here: building a record's ref (a string) for every record cost five times
+-- the scan. refs.sql then names the records at the winning times (ties included), so the
+-- result is the same as min/max over the refs of every record.
 --
--- Output: one row per person and calendar year; summary.py folds the years per person and
--- keeps `strong_first_after` per year (the year's silent certification).
+-- Output: one row per person and calendar year; fold.sql folds the years per person, and
+-- `strong_first_after_time` per year is the year's silent certification. Portable: FILTER,
+-- year() exist in Spark SQL 3.
 WITH rec AS (
     SELECT
         e.person_id,
         k.kind,
         year(e.event_time) AS yr,
-        CAST(e.event_time AS VARCHAR) || '|' || e.source || '|' || e.evidence_type || '|'
-            || e.record_id AS ref,
+        e.event_time,
         CASE
             WHEN a.after_time IS NULL OR e.event_time >= a.after_time THEN 1 ELSE 0
         END AS after_last
@@ -37,14 +36,14 @@ WITH rec AS (
 SELECT
     person_id,
     yr,
-    max(ref) FILTER (WHERE kind = 'strong') AS strong_ref,
-    min(ref) FILTER (WHERE kind = 'strong' AND after_last = 1) AS strong_first_after,
-    max(ref) FILTER (WHERE kind = 'weak') AS weak_ref,
-    min(ref) FILTER (WHERE kind = 'deceased') AS death_first_ref,
-    max(ref) FILTER (WHERE kind = 'deceased') AS death_last_ref,
-    max(ref) FILTER (WHERE kind = 'imprisoned') AS imprisoned_ref,
-    max(ref) FILTER (WHERE kind = 'emigrated') AS emigrated_ref,
-    max(ref) FILTER (WHERE kind = 'moved_away') AS moved_away_ref,
+    max(event_time) FILTER (WHERE kind = 'strong') AS strong_time,
+    min(event_time) FILTER (WHERE kind = 'strong' AND after_last = 1) AS strong_first_after_time,
+    max(event_time) FILTER (WHERE kind = 'weak') AS weak_time,
+    min(event_time) FILTER (WHERE kind = 'deceased') AS death_first_time,
+    max(event_time) FILTER (WHERE kind = 'deceased') AS death_last_time,
+    max(event_time) FILTER (WHERE kind = 'imprisoned') AS imprisoned_time,
+    max(event_time) FILTER (WHERE kind = 'emigrated') AS emigrated_time,
+    max(event_time) FILTER (WHERE kind = 'moved_away') AS moved_away_time,
     count(*) AS records
 FROM rec
 GROUP BY person_id, yr

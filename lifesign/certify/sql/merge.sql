@@ -1,0 +1,57 @@
+-- The summary of the records read (found.sql) merged into the stored summary: max / min of
+-- refs field by field, so merging batch by batch equals summarising all records at once.
+--
+-- Input: found; stored_summary (person_id, strong_ref … moved_away_ref: the stored rows of
+-- the persons found; empty for a full pass); found_candidates.
+-- Output: per person found, the merged refs; `changed` 1 when the merged summary differs
+-- from the stored one (or there was none); `touched` 1 when the rules must look at the
+-- person (changed, or a candidate certification). GREATEST / LEAST skip NULLs (DuckDB and
+-- Spark alike).
+WITH merged AS (
+    SELECT
+        f.person_id,
+        greatest(f.strong_ref, s.strong_ref) AS strong_ref,
+        greatest(f.weak_ref, s.weak_ref) AS weak_ref,
+        least(f.death_first_ref, s.death_first_ref) AS death_first_ref,
+        greatest(f.death_last_ref, s.death_last_ref) AS death_last_ref,
+        greatest(f.imprisoned_ref, s.imprisoned_ref) AS imprisoned_ref,
+        greatest(f.emigrated_ref, s.emigrated_ref) AS emigrated_ref,
+        greatest(f.moved_away_ref, s.moved_away_ref) AS moved_away_ref,
+        CASE WHEN s.person_id IS NULL THEN 1 ELSE 0 END AS is_new,
+        s.strong_ref AS old_strong_ref,
+        s.weak_ref AS old_weak_ref,
+        s.death_first_ref AS old_death_first_ref,
+        s.death_last_ref AS old_death_last_ref,
+        s.imprisoned_ref AS old_imprisoned_ref,
+        s.emigrated_ref AS old_emigrated_ref,
+        s.moved_away_ref AS old_moved_away_ref
+    FROM found AS f
+    LEFT JOIN stored_summary AS s ON s.person_id = f.person_id
+),
+flagged AS (
+    SELECT
+        m.*,
+        CASE
+            WHEN is_new = 1
+                OR strong_ref IS DISTINCT FROM old_strong_ref
+                OR weak_ref IS DISTINCT FROM old_weak_ref
+                OR death_first_ref IS DISTINCT FROM old_death_first_ref
+                OR death_last_ref IS DISTINCT FROM old_death_last_ref
+                OR imprisoned_ref IS DISTINCT FROM old_imprisoned_ref
+                OR emigrated_ref IS DISTINCT FROM old_emigrated_ref
+                OR moved_away_ref IS DISTINCT FROM old_moved_away_ref
+            THEN 1 ELSE 0
+        END AS changed
+    FROM merged AS m
+)
+SELECT
+    f.person_id,
+    f.strong_ref, f.weak_ref, f.death_first_ref, f.death_last_ref,
+    f.imprisoned_ref, f.emigrated_ref, f.moved_away_ref,
+    f.changed,
+    CASE
+        WHEN f.changed = 1
+            OR EXISTS (SELECT 1 FROM found_candidates AS c WHERE c.person_id = f.person_id)
+        THEN 1 ELSE 0
+    END AS touched
+FROM flagged AS f
