@@ -133,23 +133,18 @@ def statuses_of(
         enrollments_t, enrollments_t.c.person_id == people_t.c.person_id
     )
     for chunk in _chunks(wanted):
-        query = (
-            select(*columns)
-            .select_from(joined)
-            .where(people_t.c.id_number.in_(chunk))
-            .order_by(people_t.c.person_id, enrollments_t.c.enrollment_id)
-        )
+        query = select(*columns).select_from(joined).where(people_t.c.id_number.in_(chunk))
         if scope is not None:
             query = query.where(scope)
-        current: dict[str, Any] = {}
-        current_id = None
+        # No ORDER BY (a temporary B-tree over every row): a person's rows are gathered by
+        # their ID number; the benefits' order is the enrollment index's.
         for row in connection.execute(query).all():
             id_number = row[1]
-            if id_number != current_id:
-                current_id = id_number
+            person = found.get(id_number)
+            if person is None:
                 status = row[4] or "alive"
                 valid = _day(row[7])
-                current = {
+                current: dict[str, Any] = {
                     "status": status,
                     "certified": status == "alive" and valid is not None and valid >= as_of_text,
                     "valid_until": valid,
@@ -160,16 +155,16 @@ def statuses_of(
                 if not compact:
                     current["id_number_masked"] = mask_id_number(id_number)
                     current["as_of"] = as_of_text
-                found[id_number] = FoundPerson(int(row[0]), current)
+                person = found[id_number] = FoundPerson(int(row[0]), current)
             program = row[8]
             if program is None:
                 continue
             if compact:
-                current["enrollments"].append(
+                person.status["enrollments"].append(
                     {"program": program, "status": row[9], "external_ref": row[10]}
                 )
             else:
-                current["enrollments"].append(
+                person.status["enrollments"].append(
                     {
                         "program": program,
                         "program_name": names.get(program, program),
