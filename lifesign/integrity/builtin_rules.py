@@ -10,7 +10,7 @@ as parameters. Date arithmetic uses the functions Spark has — `DATE_ADD(date, 
 `ADD_MONTHS(date, months)` (a macro in DuckDB, lifesign.integrity.context) — so the SQL
 transpiles unchanged (tests/integrity/test_sql_portable.py). The rules that look at evidence
 work in two steps: the per-person facts (`evidence_facts`) flag a few persons, then only
-their records are read (`person_records`). docs/integrity.md explains each rule to a program
+their weak records are read (`weak_records`). docs/integrity.md explains each rule to a program
 officer.
 """
 
@@ -58,11 +58,11 @@ death AS (
 )
 """
 
-# Weak records of the flagged persons (person_records holds each one's from its bound on).
+# Weak records of the flagged persons (weak_records holds each one's from its bound on).
 WEAK_RECORDS = """
 SELECT e.person_id, e.source, e.record_id, e.evidence_type, e.event_time,
        ROW_NUMBER() OVER (PARTITION BY e.person_id ORDER BY e.event_time DESC, e.record_id) AS n
-FROM person_records e
+FROM weak_records e
 JOIN evidence_types t ON t.code = e.evidence_type AND t.strength = 'weak'
 """
 
@@ -70,7 +70,7 @@ JOIN evidence_types t ON t.code = e.evidence_type AND t.strength = 'weak'
 WEAK_COUNTS = """
 SELECT e.person_id, COUNT(*) AS weak_records, MIN(e.event_time) AS first_weak,
        MAX(e.event_time) AS last_weak
-FROM person_records e
+FROM weak_records e
 JOIN evidence_types t ON t.code = e.evidence_type AND t.strength = 'weak'
 GROUP BY e.person_id
 HAVING COUNT(*) >= ?
@@ -78,7 +78,7 @@ HAVING COUNT(*) >= ?
 
 
 def _weak_evidence(context: ScanContext, limit: int) -> dict[int, list[dict[str, Any]]]:
-    """The latest `limit` weak records of each person in `person_records`."""
+    """The latest `limit` weak records of each person in `weak_records`."""
     sql = f"WITH w AS ({WEAK_RECORDS}) SELECT * FROM w WHERE n <= ? ORDER BY person_id, event_time"
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for row in _rows(context, sql, [limit]):
@@ -97,10 +97,10 @@ def _weak_evidence(context: ScanContext, limit: int) -> dict[int, list[dict[str,
 def _weak_counts(
     context: ScanContext, since: dict[int, dt.datetime], minimum: int
 ) -> dict[int, dict[str, Any]]:
-    """Load the records of these persons from their bound on (`person_records`) and count
-    their weak records: person → {weak_records, first_weak, last_weak}, for those with at
+    """Load the weak records of these persons from their bound on (`weak_records`) and count
+    them: person → {weak_records, first_weak, last_weak}, for those with at
     least `minimum`."""
-    context.load_person_records(since)
+    context.load_weak_records(since)
     return {int(r["person_id"]): r for r in _rows(context, WEAK_COUNTS, [minimum])}
 
 

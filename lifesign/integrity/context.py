@@ -30,10 +30,11 @@ rules look at it through:
   the batches the pass has not applied yet — the only lake files read. When the pass has run
   as of a later date than the scan (a scan of the past), the summary says too much and the
   facts are computed from the whole lake instead.
-- `person_records` (person_id, evidence_type, event_time, source, record_id): the records of a
-  few flagged persons, each from its own lower bound, loaded by a rule that needs them
-  (`ScanContext.load_person_records`): only the files of the months concerned are opened, and
-  in them only the row groups whose `person_id` statistics can hold a flagged person.
+- `weak_records` (person_id, evidence_type, event_time, source, record_id): the weak records
+  of a few flagged persons, each from its own lower bound, loaded by a rule that needs them
+  (`ScanContext.load_weak_records`) from the scan's weak store (lifesign.integrity.weak_store:
+  the lake's weak records in a few person-sorted files, brought up to date batch by batch), so
+  only the row groups whose `person_id` statistics can hold a flagged person are read.
 - `evidence`: a view over the whole lake, for a plugin's rule that needs more; reading it
   reads the lake (the built-in rules do not).
 
@@ -43,6 +44,7 @@ Amounts are integer fen (`*_cents`) so that every comparison is exact.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,12 +52,14 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, inspect, text
 
 from lifesign.catalog import Catalog
 from lifesign.config import Settings
+from lifesign.ingest.lake import parquet_list
 from lifesign.integrity.rules import ScanContext
-from lifesign.integrity.thresholds import load_thresholds, thresholds_path
+from lifesign.integrity.thresholds import load_scan_parameters, load_thresholds, thresholds_path
 
 FETCH_ROWS = 50_000  # rows per fetch: bounded memory, few round trips
 
@@ -123,20 +127,21 @@ DECISIONS = pa.schema(
 def _column(values: Sequence[Any], kind: pa.DataType) -> pa.Array:
     """One column from DB-API values: SQLite gives dates as ISO text, PostgreSQL as dates."""
     if pa.types.is_date32(kind):
-        cleaned = [
-            None if v is None else (v[:10] if isinstance(v, str) else v.isoformat()[:10])
-            for v in values
-        ]
-        return pa.array(cleaned, pa.string()).cast(pa.date32())
+        array = pa.array(values)  # text, dates, or nothing but NULLs
+        if pa.types.is_null(array.type):
+            return pa.nulls(len(values), kind)
+        if pa.types.is_string(array.type):
+            array = pc.utf8_slice_codeunits(array, 0, 10)
+        return array.cast(kind)
     return pa.array(values, kind)
 
 
 def read_arrow(connection: Connection, sql: str, schema: pa.Schema, **params: Any) -> pa.Table:
-    """The rows of `sql` as an Arrow table of `schema`, fetched in chunks and built column by
-    column (no Python object per row survives a chunk)."""
-    result = connection.execute(text(sql), params)
+    """The rows of `sql` as an Arrow table of `schema`, fetched in chunks from the driver's
+    cursor (plain tuples, no row objects) and built column by column."""
+    cursor = connection.execute(text(sql), params).cursor
     batches: list[pa.RecordBatch] = []
-    while rows := result.fetchmany(FETCH_ROWS):
+    while rows := cursor.fetchmany(FETCH_ROWS):
         columns = list(zip(*rows, strict=True))
         batches.append(
             pa.record_batch(
@@ -431,10 +436,11 @@ def incremental_facts(
     return len(files)
 
 
-def load_person_records(context: ScanContext, since: Mapping[int, dt.datetime]) -> None:
-    """(Re)create table `person_records`: the records of these persons dated from their bound
-    (inclusive) to the end of the as-of day. From the lake files of the months concerned when
-    the context knows them, else from the `evidence` view (a test's own records)."""
+def load_weak_records(context: ScanContext, since: Mapping[int, dt.datetime]) -> None:
+    """(Re)create table `weak_records` (person_id, evidence_type, event_time, source,
+    record_id): the weak records of these persons dated from their bound (inclusive) to the end
+    of the as-of day. From the weak store when the context was built from the lake, else from
+    the `evidence` view (a test's own records)."""
     duck = context.duck
     ids = sorted(since)
     duck.register(
@@ -446,18 +452,16 @@ def load_person_records(context: ScanContext, since: Mapping[int, dt.datetime]) 
             }
         ),
     )
-    relation = "evidence"
-    low = min(since.values(), default=dt.datetime.combine(context.as_of, dt.time()))
-    if context.lake_files is not None:
-        from lifesign.ingest.lake import parquet_list
-
-        month = f"month={low:%Y-%m}"
-        files = [p for p in context.lake_files if p.parent.parent.name >= month]
+    if context.weak_files is None:
         relation = (
-            f"read_parquet({parquet_list(files)}, hive_partitioning = false)"
-            if files and ids
-            else "(SELECT * FROM evidence WHERE 1 = 0)"
+            "(SELECT e.* FROM evidence e JOIN evidence_types t ON t.code = e.evidence_type "
+            "AND t.strength = 'weak')"
         )
+    elif context.weak_files and ids:
+        relation = f"read_parquet({parquet_list(context.weak_files)})"
+    else:
+        relation = "(SELECT * FROM evidence WHERE 1 = 0)"
+    low = min(since.values(), default=dt.datetime.combine(context.as_of, dt.time()))
     # Literal bounds (persons, time) are pushed into the Parquet reader and prune row groups.
     people = (
         f"e.person_id IN ({', '.join(str(i) for i in ids)})"
@@ -465,7 +469,7 @@ def load_person_records(context: ScanContext, since: Mapping[int, dt.datetime]) 
         else (f"e.person_id BETWEEN {ids[0]} AND {ids[-1]}" if ids else "1 = 0")
     )
     duck.execute(
-        "CREATE OR REPLACE TABLE person_records AS "
+        "CREATE OR REPLACE TABLE weak_records AS "
         "SELECT e.person_id, e.evidence_type, e.event_time, e.source, e.record_id "
         f"FROM {relation} e JOIN _since s ON s.person_id = e.person_id "
         f"WHERE {people} AND e.event_time >= TIMESTAMP '{low:%Y-%m-%d %H:%M:%S}' "
@@ -477,6 +481,26 @@ def load_person_records(context: ScanContext, since: Mapping[int, dt.datetime]) 
 # Flagged persons named in the SQL itself (up to this many): the Parquet reader then skips the
 # row groups whose person_id range holds none of them.
 INLINE_PERSONS = 2000
+EVIDENCE_BATCH_KINDS = ("file", "pull", "push", "retry")
+
+
+def committed_batches(connection: Connection) -> dict[int, bool]:
+    """Committed evidence batches → whether they put records in the lake."""
+    rows = connection.execute(
+        text(
+            "SELECT batch_id, counts FROM batches WHERE status = 'committed' AND kind IN "
+            "('file', 'pull', 'push', 'retry')"
+        )
+    ).all()
+    found: dict[int, bool] = {}
+    for batch_id, counts in rows:
+        if isinstance(counts, str):
+            counts = json.loads(counts)
+        counts = counts or {}
+        found[int(batch_id)] = (
+            int(counts.get("accepted", 0)) + int(counts.get("kept_non_recipient", 0)) > 0
+        )
+    return found
 
 
 def build_context(
@@ -484,8 +508,9 @@ def build_context(
 ) -> ScanContext:
     """The context of a scan as of `as_of`: the state tables, the per-person evidence facts
     (from the pass's summary and the batches it has not applied; from the whole lake when the
-    summary is ahead of the scan) and the lake's file list, for `load_person_records`."""
+    summary is ahead of the scan) and the weak store brought up to date."""
     from lifesign.ingest.lake import LakeListing, evidence_view
+    from lifesign.integrity.weak_store import WeakStore
 
     duck = duckdb.connect()
     spill = str(settings.home / "tmp" / "duckdb").replace("'", "''")
@@ -494,14 +519,16 @@ def build_context(
     # All files have the lake's schema: no union by name, so the view reads no file until used.
     evidence_view(duck, files, union_by_name=False)
     context = context_over(duck, engine, catalog, as_of, facts=False)
+    weak_types = [c for c, t in catalog.evidence_types.items() if t.strength == "weak"]
+    store = WeakStore(settings.lake_dir, load_scan_parameters().weak_store_max_parts)
     with engine.connect() as connection:
         state = summary_state(connection, as_of)
         if state.usable:
-            context.lake_files_read = incremental_facts(
-                duck, connection, settings.lake_dir, state, as_of
-            )
+            read = incremental_facts(duck, connection, settings.lake_dir, state, as_of)
         else:
             facts_from(duck, "evidence", as_of)
-            context.lake_files_read = len(files)
-    context.lake_files = files
+            read = len(files)
+        update = store.update(duck, committed_batches(connection), weak_types)
+    context.lake_files_read = read + update.lake_files
+    context.weak_files = tuple(store.files())
     return context

@@ -2,7 +2,7 @@
 
 A rule looks at a `ScanContext` — the as-of date, the catalog, its thresholds and one DuckDB
 connection holding per-person evidence facts (`evidence_facts`), the records of the persons a
-rule flags (`person_records`, loaded on demand), the whole lake as a view (`evidence`: reading
+rule flags (`weak_records`, loaded on demand), the whole lake as a view (`evidence`: reading
 it reads the lake) and the state tables it needs (see `lifesign.integrity.context` for the
 tables and their columns) — and yields `CaseDraft`s.
 `lifesign.integrity.scan` opens a case for each draft. Rules are SQL over those tables, kept
@@ -55,9 +55,9 @@ class ScanContext:
     catalog: Catalog
     duck: duckdb.DuckDBPyConnection
     thresholds: Mapping[str, Mapping[str, Any]]
-    # The lake's committed files when the context was built from the lake (None: the
-    # `evidence` view is a test's own records), and how many of them building it read.
-    lake_files: tuple[Path, ...] | None = None
+    # The weak store's files when the context was built from the lake (None: the `evidence`
+    # view is a test's own records), and how many lake files building the context read.
+    weak_files: tuple[Path, ...] | None = None
     lake_files_read: int = 0
 
     def threshold(self, rule: str, name: str) -> Any:
@@ -66,12 +66,12 @@ class ScanContext:
 
         return require(self.thresholds, rule, name)
 
-    def load_person_records(self, since: Mapping[int, dt.datetime]) -> None:
-        """Table `person_records` (person_id, evidence_type, event_time, source, record_id):
-        the records of these persons dated from their bound on, known by the as-of date."""
-        from lifesign.integrity.context import load_person_records
+    def load_weak_records(self, since: Mapping[int, dt.datetime]) -> None:
+        """Table `weak_records` (person_id, evidence_type, event_time, source, record_id):
+        the weak records of these persons dated from their bound on, known by the as-of date."""
+        from lifesign.integrity.context import load_weak_records
 
-        load_person_records(self, since)
+        load_weak_records(self, since)
 
 
 @runtime_checkable

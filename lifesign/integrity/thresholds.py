@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +72,32 @@ def require(thresholds: Mapping[str, Mapping[str, Any]], rule: str, name: str) -
             why="add it to rules.yaml with a comment saying why",
             where=Location(file="rules.yaml", key=f"rules.{rule}.{name}"),
         ) from None
+
+
+SCAN_PARAMETERS = Path(__file__).parent / "data" / "scan.yaml"
+
+
+@dataclass(frozen=True)
+class ScanParameters:
+    weak_store_max_parts: int
+
+
+def load_scan_parameters(path: Path | None = None) -> ScanParameters:
+    """The scan's machinery parameters (data/scan.yaml), each checked."""
+    file = path or SCAN_PARAMETERS
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise ThresholdError(
+            what="the integrity scan's parameters cannot be read",
+            why=str(error),
+            where=Location(str(file)),
+        ) from None
+    parts = data.get("weak_store_max_parts") if isinstance(data, dict) else None
+    if isinstance(parts, bool) or not isinstance(parts, int) or parts < 1:
+        raise ThresholdError(
+            what="weak_store_max_parts must be a whole number of at least 1",
+            why=f"got {parts!r}",
+            where=Location(file=str(file), key="weak_store_max_parts"),
+        )
+    return ScanParameters(weak_store_max_parts=parts)

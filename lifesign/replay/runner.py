@@ -142,6 +142,9 @@ class Replay:
         self.on_stage = on_stage or (lambda _: None)
         self.engine: Engine = open_database(settings)
         self.releases: list[Release] = plan_releases(city / "feeds")
+        self._releases_by_day: dict[dt.date, list[Release]] = {}
+        for release in self.releases:
+            self._releases_by_day.setdefault(release.day, []).append(release)
         self.people = PeopleSide(self.behaviour, read_people(city / "truth"), seed=self.window.seed)
         self.inbox = settings.home / INBOX
         self._ingestor: Ingestor | None = None
@@ -227,7 +230,7 @@ class Replay:
 
     def day(self, day: dt.date) -> DayFigures:
         started = time.perf_counter()
-        files = release_into(self.inbox, releases_between(self.releases, day, day))
+        files = release_into(self.inbox, self._releases_by_day.get(day, []))
         self.watch_inbox(day)
         platform.run_day(self.settings, self.engine, self.catalog, day)
         self.after_run(day)
