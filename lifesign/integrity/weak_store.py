@@ -29,7 +29,7 @@ from pathlib import Path
 
 import duckdb
 
-from lifesign.ingest.lake import batch_files, parquet_list
+from lifesign.ingest.lake import batch_files, parquet_list, staged_batches
 
 STORE_DIR = Path("_integrity") / "weak"
 MANIFEST = "manifest.json"
@@ -86,7 +86,9 @@ class WeakStore:
         with (self.root / "update.lock").open("ab") as lock:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
             manifest = self.manifest()
-            new = sorted(set(committed) - manifest.batches)
+            # A batch still staged is being published (or was cut short by a crash): it waits.
+            staged = set(staged_batches(self.lake_dir))
+            new = sorted(set(committed) - manifest.batches - staged)
             files = batch_files(self.lake_dir, new) if new else []
             published = {int(p.stem.removeprefix("batch-")) for p in files}
             folded = [b for b in new if b in published or not committed[b]]
