@@ -27,7 +27,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, Table, func, select
 from lifesign.catalog import Catalog
 from lifesign.certify.models import Decision
 from lifesign.integrity.models import CaseEvent, Export
-from lifesign.lifecycle.models import BackPay
+from lifesign.lifecycle.models import BackPay, Run
 from lifesign.payments.lines import (
     LINE_STATUSES,
     PaymentLine,
@@ -178,10 +178,10 @@ def visible_programs(principal: Principal, catalog: Catalog) -> list[str]:
 
 
 def default_month(connection: Connection, today: dt.date | None = None) -> str:
-    """The month of the newest decision (a replayed city lives in its own time), else the
-    current month."""
+    """The month of the latest finished daily run (a replayed city lives in its own time; a
+    city in production runs every day, so it is the current month), else the current month."""
     latest = connection.execute(
-        select(Decision.decided_on).order_by(Decision.decision_id.desc()).limit(1)
+        select(func.max(Run.as_of)).where(Run.status == "finished")
     ).scalar()
     day = latest or today or dt.date.today()
     return f"{day.year:04d}-{day.month:02d}"

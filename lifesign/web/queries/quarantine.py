@@ -83,6 +83,7 @@ class ShownEntry:
     note: str | None
     raw_masked: Mapping[str, Any] | None  # the department's record, personal columns masked
     created_at: dt.datetime | None
+    field_column: str | None = None  # the department's column that holds `field`
 
     @property
     def is_open(self) -> bool:
@@ -218,6 +219,7 @@ def quarantine_entry(
     row = connection.execute(query).first()
     if row is None:
         return None
+    definition = sources.get(row.source)
     return ShownEntry(
         quarantine_id=int(row.quarantine_id),
         batch_id=int(row.batch_id),
@@ -231,6 +233,7 @@ def quarantine_entry(
         status=row.status,
         resolved_batch_id=None if row.resolved_batch_id is None else int(row.resolved_batch_id),
         note=row.note,
-        raw_masked=masked_raw(row.raw_record, sources.get(row.source)),
+        raw_masked=masked_raw(row.raw_record, definition),
         created_at=row.created_at,
+        field_column=definition.columns.get(row.field) if definition and row.field else None,
     )
