@@ -1,6 +1,7 @@
-"""The officer's actions over HTTP on both databases (SQLite and PostgreSQL): resolve a review,
-confirm a case, export a payment list — each with its decisions, case event, exports row and
-audit row committed together, or nothing when refused."""
+"""The work pages' actions over HTTP on both databases (SQLite and PostgreSQL): resolve a
+review, confirm a case, export a payment list, dismiss a quarantined record — each with its
+decisions, case event, exports row or quarantine note and its audit row, or nothing when
+refused."""
 
 from __future__ import annotations
 
@@ -134,3 +135,45 @@ def test_export_a_payment_list(
         ).all()  # fmt: skip
     assert [tuple(e)[1:] for e in exports] == [("resident_pension", "2026-05", True, 2, "wang")]
     assert _audit(engine, "export_payments")[0]["details"]["export_id"] == exports[0][0]
+
+
+def test_dismiss_a_quarantined_record(engine: Engine, tmp_path: Path) -> None:
+    """(Quarantine too: the data manager's dismissal commits outside the request's own
+    transaction — on PostgreSQL as on SQLite.)"""
+    from sqlalchemy import insert
+
+    from lifesign.ingest.sources import load_sources
+    from lifesign.store.models import Batch, Quarantine
+    from lifesign.web.app import create_app
+
+    catalog = load_catalog(None)
+    source = sorted(load_sources(None, catalog))[0]
+    with engine.begin() as conn:
+        create_user(
+            conn, "li", PASSWORD, "data_manager", Scopes(sources=(source,)), catalog=catalog
+        )
+        batch_id = conn.execute(
+            insert(Batch).values(kind="evidence", source=source, status="committed")
+            .returning(Batch.batch_id)
+        ).scalar_one()  # fmt: skip
+        entry_id = conn.execute(
+            insert(Quarantine).values(
+                batch_id=batch_id, source=source, reason="missing_field", field="event_time",
+                raw_record='{"a": "1"}', status="open",
+            ).returning(Quarantine.quarantine_id)
+        ).scalar_one()  # fmt: skip
+    settings = load_settings(home=tmp_path / "home", database_url=str(engine.url))
+    manager = login_client(create_app(settings, engine=engine), ("li", PASSWORD))
+    try:
+        assert manager.get(f"/quarantine/{entry_id}").status_code == 200
+        done = manager.post_form(f"/quarantine/{entry_id}/dismiss", {"reason": "重复报送"})
+        assert done.status_code == 303
+        with engine.connect() as conn:
+            row = conn.execute(
+                select(Quarantine.status, Quarantine.note)
+                .where(Quarantine.quarantine_id == entry_id)
+            ).one()  # fmt: skip
+        assert tuple(row) == ("dismissed", "重复报送")
+        assert [a["reason"] for a in _audit(engine, "dismiss_quarantine")] == ["重复报送"]
+    finally:
+        manager.close()
