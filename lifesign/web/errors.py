@@ -118,7 +118,18 @@ def _lifesign_error(request: Request, exc: Exception) -> Response:
     return error_response(request, exc)
 
 
+def _unexpected(request: Request, exc: Exception) -> Response:
+    """A bug: a plain 500 that shows nothing of the internals (the traceback goes to the log)."""
+    error = WebError("system error", "the error was logged; please tell the administrator",
+                     status_code=500)  # fmt: skip
+    try:
+        return error_response(request, error)
+    except Exception:  # the error page itself failed: say it without a template
+        return JSONResponse(_body(error), status_code=500)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, _unexpected)
     app.add_exception_handler(LifesignError, _lifesign_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
