@@ -288,6 +288,19 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=200, help="per endpoint")
     parser.add_argument("--batch-requests", type=int, default=24)
+    parser.add_argument(
+        "--batch-clients",
+        type=int,
+        default=None,
+        help="concurrent clients of the batch (default: --clients); each batch is ~0.5 s of "
+        "CPU, so N at once on 2 cores take about N/2 times that",
+    )
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="comma-separated endpoints to measure (baseline,overview,worklist,person,"
+        "status,batch); the baseline is always measured",
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
@@ -323,6 +336,7 @@ def run(base: str, fixture: Fixture, args: argparse.Namespace) -> None:
     def batch_body(rng: random.Random) -> dict[str, list[str]]:
         return {"id_numbers": rng.sample(numbers, min(BATCH_SIZE, len(numbers)))}
 
+    batch_clients = apis[: args.batch_clients or n]
     endpoints: list[tuple[str, list[httpx.Client], Call, int, float | None]] = [
         ("baseline", anonymous, lambda c, r: c.get("/static/app.css"), args.requests, None),
         ("overview", admins, lambda c, r: c.get("/"), args.requests, PAGE_TARGET_MS),
@@ -343,12 +357,15 @@ def run(base: str, fixture: Fixture, args: argparse.Namespace) -> None:
         ),
         (
             "batch",
-            apis,
+            batch_clients,
             lambda c, r: c.post("/api/v1/status/batch", json=batch_body(r)),
             args.batch_requests,
             BATCH_TARGET_MS,
         ),
     ]
+    if args.only:
+        wanted = {"baseline", *args.only.split(",")}
+        endpoints = [e for e in endpoints if e[0] in wanted]
     print("\ncold (first call of each, one client):")
     warm_rng = random.Random(0)
     for name, clients, call, _, _ in endpoints:
@@ -358,7 +375,7 @@ def run(base: str, fixture: Fixture, args: argparse.Namespace) -> None:
         print(f"  {name:<9} {elapsed:>9.1f} ms  HTTP {answer.status_code}")
         if answer.status_code != 200:
             raise SystemExit(f"{name} answered {answer.status_code}: {answer.text[:300]}")
-    print(f"\n{n} concurrent clients; milliseconds")
+    print(f"\n{n} concurrent clients ({len(batch_clients)} for the batch); milliseconds")
     print(f"{'endpoint':<9} {'calls':>6} {'p50':>9} {'p95':>9} {'max':>9} {'req/s':>8}  errs")
     for index, (name, clients, call, requests, target) in enumerate(endpoints):
         result = measure(name, clients, call, requests, target, args.seed + index)
