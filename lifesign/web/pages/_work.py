@@ -103,3 +103,17 @@ def outside_transaction(conn: Connection, work: Callable[[], Result]) -> Result:
     through a new `engine.begin()`."""
     conn.commit()
     return work()
+
+
+def source_names(request: Request) -> dict[str, dict[str, str]]:
+    """Each source's name to show beside its code: the source's own Chinese name, and in
+    English its department's name."""
+    catalog = catalog_of(request)
+    names: dict[str, dict[str, str]] = {}
+    for code, source in sources_of(request).items():
+        department = catalog.departments.get(source.department)
+        names[code] = {
+            "zh-CN": source.name_zh or code,
+            "en": department.name_en if department else code,
+        }
+    return names

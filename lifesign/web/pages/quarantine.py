@@ -42,6 +42,7 @@ from lifesign.web.pages._work import (
     outside_transaction,
     query_link,
     settings_of,
+    source_names,
     sources_of,
 )
 from lifesign.web.permissions import allowed, require, sources_scope
@@ -104,6 +105,7 @@ def quarantine_list_page(
         {
             "page": page,
             "sources": sources,
+            "source_names": source_names(request),
             "reasons": quarantine_reasons(counts),
             "statuses": QUARANTINE_STATUSES,
             "counts": counts,
@@ -147,6 +149,7 @@ def _render_entry(
         "work/quarantine_entry.html",
         {
             "entry": entry,
+            "source_names": source_names(request),
             "can_manage": allowed(principal, "manage_quarantine") and entry.is_open,
             "error": error,
             "flash": request.query_params.get("flash") or "",
