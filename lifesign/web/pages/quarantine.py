@@ -246,6 +246,8 @@ def _retry_report(result: q.RetryReport) -> dict[str, int]:
         "resolved": result.resolved,
         "still_open": result.still_open,
         "skipped": result.skipped,
+        # the same content was re-ingested before: exactly once, nothing done this time
+        "already": int(result.batch.already_ingested),
     }
 
 
@@ -293,6 +295,8 @@ def retry_one_page(
             details={"source": entry.source, **report},
         )
     flash = "resolved" if report["resolved"] else "still_open"
+    if report["already"]:
+        flash = "unchanged"
     return RedirectResponse(f"/quarantine/{quarantine_id}?flash={flash}", status_code=303)
 
 
@@ -331,6 +335,8 @@ def retry_file_page(
             details={"source": source, "file": name, **report},
         )
     flash = "retried:{resolved}:{still_open}:{skipped}".format(**report)
+    if report["already"]:
+        flash = f"already:{report['batch_id']}"
     return RedirectResponse(
         query_link("/quarantine", {"source": source, "flash": flash}), status_code=303
     )

@@ -158,6 +158,13 @@ def test_check_one_entry_again(quarantine: dict[str, Any], home_client: Client) 
     audited = audit_rows(engine, "retry_quarantine")[-1]
     assert audited["details"]["source"] == entry["source"]
     assert audited["details"]["resolved"] + audited["details"]["still_open"] == 1
+    again = home_client("datamgr").post_form(f"/quarantine/{entry['quarantine_id']}/retry")
+    if after["status"] == "resolved":
+        assert again.status_code == 400  # only open entries are checked again
+    else:  # the same content is ingested once: nothing is done twice
+        assert again.headers["location"].endswith("flash=unchanged")
+        with engine.connect() as conn:
+            assert len(conn.execute(select(Batch).where(Batch.kind == "retry")).all()) == 1
 
 
 def test_export_for_correction_and_re_ingest_the_file(
