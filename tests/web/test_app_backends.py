@@ -44,6 +44,9 @@ def test_the_app_on_both_backends(backend_app: FastAPI, small_registry: dict[str
     worker = login_client(backend_app, ("worker.a", PASSWORD))
     assert _menu(worker.get("/account").text) == ["/worklist", "/people"]
     assert worker.get(f"/people/{small_registry['B1']}").status_code == 404
+    mine = worker.get(f"/people/{small_registry['A1']}")
+    assert mine.status_code == 200, mine.text[:1000]
+    assert "3416**********0021" in mine.text and "341602194703150021" not in mine.text
     assert worker.get("/audit").status_code == 403
     auditor = login_client(backend_app, ("audit.1", PASSWORD))
     assert _menu(auditor.get("/account").text) == [
@@ -61,5 +64,7 @@ def test_the_app_on_both_backends(backend_app: FastAPI, small_registry: dict[str
         rows = conn.execute(select(AuditEntry.action, AuditEntry.target)).all()
     assert ("manage_users", "user:worker.a") in [tuple(r) for r in rows]
     assert "disable user" in auditor.get("/audit?action=manage_users").text
+    seen = auditor.get(f"/audit?person={small_registry['A1']}").text
+    assert "worker.a" in seen and "view_person" in seen
     assert auditor.post_form("/logout").status_code == 303
     assert auditor.get("/audit", follow_redirects=False).status_code == 303
