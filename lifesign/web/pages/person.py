@@ -25,7 +25,9 @@ from lifesign.web.errors import NotFound
 from lifesign.web.pages._labels import Labels
 from lifesign.web.permissions import allowed, people_scope, require, require_person
 from lifesign.web.queries.common import data_date
-from lifesign.web.queries.person import _looks_like_id, person_page, search_people
+from lifesign.web.queries.lake import person_evidence
+from lifesign.web.queries.parameters import page_parameters
+from lifesign.web.queries.person import looks_like_id_number, person_page, search_people
 from lifesign.web.templating import page_lang, render
 
 router = APIRouter()
@@ -33,7 +35,7 @@ router = APIRouter()
 
 def _safe_query(text: str) -> str:
     """What the audit log keeps of a search: an ID number masked, a name as typed."""
-    if _looks_like_id(text):
+    if looks_like_id_number(text):
         try:
             return mask_id_number(normalize_id_number(text))
         except LifesignError:
@@ -83,7 +85,7 @@ def person_view(
     require(principal, "view_person")
     require_person(conn, principal, person_id)
     catalog: Catalog = request.app.state.catalog
-    found = person_page(conn, request.app.state.settings, person_id)
+    found = person_page(conn, request.app.state.settings, person_id, timeline=False)
     if found is None:
         raise NotFound("no such person", f"person {person_id} is not known")
     audit(conn, principal, "view_person", person_id=person_id, request=request)
@@ -98,6 +100,33 @@ def person_view(
             "may_visit": allowed(principal, "record_visit"),
             "outcomes": ("seen_alive", "deceased", "moved_away", "not_found"),
             "visit": request.query_params.get("visit"),
+        },
+        principal=principal,
+    )
+
+
+@router.get("/people/{person_id}/evidence")
+def person_evidence_frame(
+    request: Request,
+    principal: Annotated[Principal, Depends(page_user)],
+    conn: Annotated[Connection, Depends(connection)],
+    person_id: int,
+) -> Response:
+    """The evidence timeline of a person, read from the lake: shown in a frame of the person's
+    page, so that the page itself never waits for the lake."""
+    require(principal, "view_person")
+    require_person(conn, principal, person_id)
+    catalog: Catalog = request.app.state.catalog
+    limit = page_parameters().person.timeline_limit
+    records = person_evidence(request.app.state.settings, person_id, limit + 1)
+    audit(conn, principal, "view_person_evidence", person_id=person_id, request=request)
+    return render(
+        request,
+        "pages/evidence_frame.html",
+        {
+            "records": records[:limit],
+            "truncated": len(records) > limit,
+            "labels": Labels(catalog, page_lang(request, principal)),
         },
         principal=principal,
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -252,35 +253,37 @@ def _due_bucket(as_of: dt.date, horizons: tuple[int, ...]) -> ColumnElement[Any]
 def _per_grid(
     connection: Connection, scope: Scope, as_of: dt.date, horizons: tuple[int, ...]
 ) -> list[Any]:
+    """One row per (grid, live, suspended, certification, due bucket, deceased) with its count.
+
+    The per-person values are computed once in an inner query and grouped by plain columns
+    outside: grouping by the CASE expressions themselves made SQLite evaluate each twice.
+    """
     recipients = _recipients(scope).subquery("r")
     live = or_(recipients.c.has_active == 1, recipients.c.has_suspended == 1)
-    query = (
-        select(
-            people_t.c.grid_code,
-            case((live, 1), else_=0).label("live"),
-            recipients.c.has_suspended,
-            _certification(as_of).label("certification"),
-            _due_bucket(as_of, horizons).label("due"),
-            case((state_t.c.status == "deceased", 1), else_=0).label("deceased"),
-            func.count().label("n"),
-        )
-        .select_from(
-            recipients.join(people_t, people_t.c.person_id == recipients.c.person_id).outerjoin(
-                state_t, state_t.c.person_id == recipients.c.person_id
-            )
-        )
-        .group_by(
-            people_t.c.grid_code,
-            case((live, 1), else_=0),
-            recipients.c.has_suspended,
-            _certification(as_of),
-            _due_bucket(as_of, horizons),
-            case((state_t.c.status == "deceased", 1), else_=0),
+    per_person = select(
+        people_t.c.grid_code.label("grid_code"),
+        case((live, 1), else_=0).label("live"),
+        recipients.c.has_suspended.label("suspended"),
+        _certification(as_of).label("certification"),
+        _due_bucket(as_of, horizons).label("due"),
+        case((state_t.c.status == "deceased", 1), else_=0).label("deceased"),
+    ).select_from(
+        recipients.join(people_t, people_t.c.person_id == recipients.c.person_id).outerjoin(
+            state_t, state_t.c.person_id == recipients.c.person_id
         )
     )
     if scope.grids is not None:
-        query = query.where(people_t.c.grid_code.in_(sorted(scope.grids)))
-    return list(connection.execute(query))
+        per_person = per_person.where(people_t.c.grid_code.in_(sorted(scope.grids)))
+    rows = per_person.subquery("per_person")
+    keys = (
+        rows.c.grid_code,
+        rows.c.live,
+        rows.c.suspended,
+        rows.c.certification,
+        rows.c.due,
+        rows.c.deceased,
+    )
+    return list(connection.execute(select(*keys, func.count()).group_by(*keys)))
 
 
 def _fold(rows: Iterable[Any], horizons: tuple[int, ...]) -> dict[str | None, Counts]:
@@ -486,8 +489,6 @@ def compute_overview(
     version: DataVersion | None = None,
 ) -> Overview:
     """Every figure of the overview for `scope` (uncached; see `overview`)."""
-    import time
-
     started = time.perf_counter()
     parameters = page_parameters().overview
     horizons = parameters.due_horizons_days
@@ -515,41 +516,83 @@ def compute_overview(
 # ----------------------------------------------------------------------------------- cache
 
 
-class OverviewCache:
-    """Computed overviews by (database, scope), kept while the data version is unchanged.
+@dataclass
+class _Entry:
+    value: Overview
+    refreshing: bool = False
+    refresh_started: float = 0.0
 
-    One lock per key: concurrent first requests for the same scope compute it once, the others
-    wait for that result instead of running the same heavy queries side by side.
+
+class OverviewCache:
+    """Computed overviews by (database, scope), recomputed when the data version changes.
+
+    The first request of a scope computes its figures (one lock per key: concurrent first
+    requests wait for that one computation instead of running the same heavy queries side by
+    side). Afterwards a request never waits: when the data has changed it gets the figures it
+    had (their own data date and version shown on the page) while one background thread
+    recomputes them, at most once per `refresh_seconds` — certifications land all day long
+    (visits, the face app) and each would otherwise start a full recount.
     """
 
-    def __init__(self, entries: int) -> None:
+    def __init__(self, entries: int, refresh_seconds: float = 0.0) -> None:
         self._entries = entries
-        self._values: OrderedDict[Any, Overview] = OrderedDict()
+        self._refresh_seconds = refresh_seconds
+        self._values: OrderedDict[Any, _Entry] = OrderedDict()
         self._locks: dict[Any, threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def get(self, connection: Connection, catalog: Catalog, scope: Scope) -> Overview:
+    def get(
+        self, connection: Connection, catalog: Catalog, scope: Scope, *, wait: bool = False
+    ) -> Overview:
+        """The figures of `scope`; `wait`: recompute now if the data changed (tests, CLI)."""
         key = (str(connection.engine.url), id(catalog), scope.key)
         version = data_version(connection)
         with self._guard:
-            cached = self._values.get(key)
-            if cached is not None and cached.version == version:
+            entry = self._values.get(key)
+            if entry is not None:
                 self._values.move_to_end(key)
-                return cached
+                if entry.value.version == version:
+                    return entry.value
+                if not wait:
+                    self._refresh_later(key, entry, connection, catalog, scope)
+                    return entry.value
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
             with self._guard:
-                cached = self._values.get(key)
-            if cached is not None and cached.version == version:
-                return cached
+                entry = self._values.get(key)
+            if entry is not None and entry.value.version == version:
+                return entry.value
             computed = compute_overview(connection, catalog, scope, version=version)
-            with self._guard:
-                self._values[key] = computed
-                self._values.move_to_end(key)
-                while len(self._values) > self._entries:
-                    old, _ = self._values.popitem(last=False)
-                    self._locks.pop(old, None)
+            self._store(key, computed)
             return computed
+
+    def _store(self, key: Any, value: Overview) -> None:
+        with self._guard:
+            self._values[key] = _Entry(value)
+            self._values.move_to_end(key)
+            while len(self._values) > self._entries:
+                old, _ = self._values.popitem(last=False)
+                self._locks.pop(old, None)
+
+    def _refresh_later(
+        self, key: Any, entry: _Entry, connection: Connection, catalog: Catalog, scope: Scope
+    ) -> None:
+        """Start one background recomputation of `key` (called holding the guard)."""
+        now = time.monotonic()
+        if entry.refreshing or now - entry.refresh_started < self._refresh_seconds:
+            return
+        entry.refreshing = True
+        entry.refresh_started = now
+        engine = connection.engine
+
+        def refresh() -> None:
+            try:
+                with engine.connect() as own:
+                    self._store(key, compute_overview(own, catalog, scope))
+            finally:
+                entry.refreshing = False
+
+        threading.Thread(target=refresh, name="overview-refresh", daemon=True).start()
 
     def clear(self) -> None:
         with self._guard:
@@ -560,8 +603,9 @@ _CACHE: OverviewCache | None = None
 
 
 def overview(connection: Connection, catalog: Catalog, scope: Scope) -> Overview:
-    """The overview of `scope`, from the in-process cache when the data has not changed."""
+    """The overview of `scope`, from the in-process cache (see OverviewCache)."""
     global _CACHE
     if _CACHE is None:
-        _CACHE = OverviewCache(page_parameters().overview.cache_entries)
+        parameters = page_parameters().overview
+        _CACHE = OverviewCache(parameters.cache_entries, parameters.refresh_seconds)
     return _CACHE.get(connection, catalog, scope)

@@ -20,6 +20,7 @@ class OverviewParameters:
     due_horizons_days: tuple[int, ...]
     trend_months: int
     cache_entries: int
+    refresh_seconds: int
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ def parse_page_parameters(data: dict[str, Any]) -> PageParameters:
             due_horizons_days=_horizons(data),
             trend_months=_positive(data, "overview", "trend_months"),
             cache_entries=_positive(data, "overview", "cache_entries"),
+            refresh_seconds=_positive(data, "overview", "refresh_seconds"),
         ),
         sources=SourcesParameters(
             chart_days=_positive(data, "sources", "chart_days"),

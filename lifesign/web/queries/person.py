@@ -20,7 +20,7 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Connection, Table, select
 
-from lifesign.certify.models import Decision, PersonStateRow, Review
+from lifesign.certify.models import Decision, EvidenceSummary, PersonStateRow, Review
 from lifesign.config import Settings
 from lifesign.errors import LifesignError
 from lifesign.lifecycle.models import BackPay, VisitTask
@@ -40,6 +40,18 @@ payments_t = cast(Table, Payment.__table__)
 back_pay_t = cast(Table, BackPay.__table__)
 tasks_t = cast(Table, VisitTask.__table__)
 reviews_t = cast(Table, Review.__table__)
+summary_t = cast(Table, EvidenceSummary.__table__)
+
+# The evidence summary's references shown on the page, in this order (field → what it is).
+SUMMARY_FIELDS = (
+    "strong",
+    "weak",
+    "death_first",
+    "death_last",
+    "imprisoned",
+    "emigrated",
+    "moved_away",
+)
 
 
 # ---------------------------------------------------------------------------------- search
@@ -65,7 +77,7 @@ class SearchResult:
     truncated: bool
 
 
-def _looks_like_id(text: str) -> bool:
+def looks_like_id_number(text: str) -> bool:
     """Digits (any width) with an optional X: the user typed an ID number, not a name."""
     stripped = "".join(ch for ch in text if not ch.isspace() and ch not in "-")
     return (
@@ -95,7 +107,7 @@ def search_people(
     ).select_from(people_t.outerjoin(state_t, state_t.c.person_id == people_t.c.person_id))
     if scope is not None:
         columns = columns.where(scope)
-    if _looks_like_id(text):
+    if looks_like_id_number(text):
         try:
             normalized = normalize_id_number(text)
         except LifesignError:
@@ -209,6 +221,16 @@ class ReviewView:
 
 
 @dataclass(frozen=True)
+class SummaryRecord:
+    """One record the evidence summary keeps (latest strong, latest weak, first death...)."""
+
+    field: str
+    event_time: dt.datetime
+    source: str
+    evidence_type: str
+
+
+@dataclass(frozen=True)
 class PersonPage:
     person_id: int
     name: str | None
@@ -227,7 +249,8 @@ class PersonPage:
     last_strong_event: dt.date | None
     last_weak_event: dt.date | None
     benefits: tuple[Benefit, ...]
-    evidence: tuple[EvidenceRecord, ...]
+    summary: tuple[SummaryRecord, ...]  # from the state database: instant
+    evidence: tuple[EvidenceRecord, ...]  # from the lake (empty unless asked for)
     evidence_truncated: bool
     decisions: tuple[DecisionView, ...]
     messages: tuple[MessageView, ...]
@@ -268,8 +291,34 @@ def _json_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def person_page(connection: Connection, settings: Settings, person_id: int) -> PersonPage | None:
-    """Everything the person's page shows (None: no such person). Scope is the caller's job
+def _summary(connection: Connection, person_id: int) -> tuple[SummaryRecord, ...]:
+    row = (
+        connection.execute(select(summary_t).where(summary_t.c.person_id == person_id))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return ()
+    found = []
+    for name in SUMMARY_FIELDS:
+        ref = row.get(f"{name}_ref")
+        if not ref:
+            continue
+        time, source, evidence_type, _record = str(ref).split("|", 3)
+        found.append(
+            SummaryRecord(
+                name, dt.datetime.fromisoformat(time.replace(" ", "T")), source, evidence_type
+            )
+        )
+    return tuple(found)
+
+
+def person_page(
+    connection: Connection, settings: Settings, person_id: int, *, timeline: bool = True
+) -> PersonPage | None:
+    """Everything the person's page shows (None: no such person); `timeline`: also read the
+    person's records from the lake (the page loads them in a frame of their own, so that the
+    page itself answers from the state database alone). Scope is the caller's job
     (`permissions.require_person` before this)."""
     limits = page_parameters().person
     row = connection.execute(
@@ -390,7 +439,7 @@ def person_page(connection: Connection, settings: Settings, person_id: int) -> P
             .order_by(reviews_t.c.review_id.desc())
         )
     )
-    evidence = person_evidence(settings, person_id, limits.timeline_limit + 1)
+    evidence = person_evidence(settings, person_id, limits.timeline_limit + 1) if timeline else []
     return PersonPage(
         person_id=person_id,
         name=row.name,
@@ -409,6 +458,7 @@ def person_page(connection: Connection, settings: Settings, person_id: int) -> P
         last_strong_event=as_date(row.s_last_strong_event),
         last_weak_event=as_date(row.s_last_weak_event),
         benefits=benefits,
+        summary=_summary(connection, person_id),
         evidence=tuple(evidence[: limits.timeline_limit]),
         evidence_truncated=len(evidence) > limits.timeline_limit,
         decisions=decisions,

@@ -129,3 +129,25 @@ def test_out_of_scope_is_not_found(client: Client, web_city: Settings) -> None:
 @pytest.mark.parametrize("path", ["/people", "/people/1"])
 def test_a_data_manager_sees_no_person(client: Client, path: str) -> None:
     assert client("datamgr").get(path).status_code == 403
+
+
+def test_the_evidence_timeline_frame(client: Client, web_city: Settings) -> None:
+    engine = engine_of(web_city)
+    grids = frozenset(user_row(engine, "worker")["grids"])
+    mine = person_in_grids(engine, grids, inside=True)
+    other = person_in_grids(engine, grids, inside=False)
+    with open_database(web_city).connect() as conn:
+        found = person_page(conn, web_city, mine.person_id)
+    assert found is not None
+    worker = client("worker")
+    page = worker.get(f"/people/{mine.person_id}")
+    assert f'src="/people/{mine.person_id}/evidence"' in page.text  # the page never waits
+    before = len(audit_of(engine, "view_person_evidence", mine.person_id))
+    frame = worker.get(f"/people/{mine.person_id}/evidence")
+    assert frame.status_code == 200
+    assert frame.text.count("<li class=") == len(found.evidence)
+    for record in found.evidence[:3]:
+        assert record.event_time.strftime("%Y-%m-%d %H:%M") in frame.text
+    assert len(audit_of(engine, "view_person_evidence", mine.person_id)) == before + 1
+    assert worker.get(f"/people/{other.person_id}/evidence").status_code == 404
+    assert client("datamgr").get(f"/people/{mine.person_id}/evidence").status_code == 403
