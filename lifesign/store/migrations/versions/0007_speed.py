@@ -21,9 +21,16 @@ NOW = sa.func.now()
 
 def upgrade() -> None:
     # the daily lifecycle (lifesign/lifecycle/daily.py): decisions of a kind made since a day,
-    # and the persons of a status (the deceased not yet settled)
+    # and the few persons not alive (the deceased not yet settled; partial: a query for the
+    # alive keeps to valid_until)
     op.create_index(op.f("ix_decisions_kind_decided_on"), "decisions", ["kind", "decided_on"])
-    op.create_index(op.f("ix_person_state_status"), "person_state", ["status"])
+    op.create_index(
+        op.f("ix_person_state_status"),
+        "person_state",
+        ["status"],
+        sqlite_where=sa.text("status <> 'alive'"),
+        postgresql_where=sa.text("status <> 'alive'"),
+    )
 
 
 def downgrade() -> None:
