@@ -10,11 +10,17 @@ measures, each in its own child process so that its peak RSS is its own:
   (a) the floor: `SELECT person_id, max(event_time), count(*) FROM evidence GROUP BY person_id`
       over the same lake view (`lifesign.ingest.lake.open_lake`), run before and after (b);
   (b) `run_pass(settings, engine, catalog, as_of, 'full')` on a fresh copy of the state
-      database, with the time spent writing to the state database (INSERT/UPDATE/DELETE
-      statements, by table) measured through SQLAlchemy's cursor events.
+      database (no decisions yet), with its phases (the pass's report);
+  (c) the same full pass again on top of (b): it must write nothing (decisions are
+      append-only and idempotent, the summary and states do not change);
+  (d) unless --no-day: one day's feed (--day-records, 100 k by default; the mix of
+      benchmarks/incremental_day.py) appended to the lake the day after, and the incremental
+      pass of that day (the pass part of the daily target); the day's files are removed
+      afterwards, so the home stays as it was.
 
-Prints both, the ratio (target ≤ 1.5) and the peak RSS of (b) (target < 4 GiB). `--lake DIR`
-uses a lake kept elsewhere (HOME/lake becomes a link to it).
+Prints each with wall and CPU seconds (the machine is shared: CPU time, user + system of every
+thread of the child, is the steadier figure), the ratios to (a) (target ≤ 1.5) and the peak
+RSS (target < 4 GiB). `--lake DIR` uses a lake kept elsewhere (HOME/lake becomes a link to it).
 """
 
 from __future__ import annotations
@@ -45,6 +51,11 @@ def peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def settings_for(home: Path) -> Any:
     from lifesign.config import load_settings
 
@@ -56,15 +67,16 @@ def bare_scan(home: str, queue: Any) -> None:
 
     connection = open_lake(settings_for(Path(home)))
     connection.execute("SET enable_progress_bar = false")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     table = connection.sql(
         "SELECT person_id, max(event_time), count(*) FROM evidence GROUP BY person_id"
     ).to_arrow_table()
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     rows = connection.execute("SELECT count(*) FROM evidence").fetchone()
     queue.put(
         {
             "seconds": seconds,
+            "cpu": cpu,
             "persons": table.num_rows,
             "records": rows[0] if rows else 0,
             "rss": peak_rss_gib(),
@@ -101,12 +113,13 @@ def full_pass(home: str, queue: Any) -> None:
             writes[match.group(2).lower()] += time.perf_counter() - started_at.pop(id(cursor), 0)
             rows_written[match.group(2).lower()] += max(cursor.rowcount, 0)
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     report = run_pass(settings, engine, catalog, dt.date.fromisoformat(AS_OF), "full")
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     queue.put(
         {
             "seconds": seconds,
+            "cpu": cpu,
             "rss": peak_rss_gib(),
             "writes": dict(writes),
             "rows_written": dict(rows_written),
@@ -116,10 +129,48 @@ def full_pass(home: str, queue: Any) -> None:
     )
 
 
-def in_child(target: Any, home: Path) -> dict[str, Any]:
+def day_pass(home: str, queue: Any, records: int = 100_000) -> None:
+    """(d): one day's records appended after the lake's last day, its incremental pass."""
+    import datetime as dt
+
+    import incremental_day
+
+    from lifesign.catalog import load_catalog
+    from lifesign.certify.passes import run_pass
+    from lifesign.store import open_database
+
+    settings = settings_for(Path(home))
+    engine = open_database(settings)
+    catalog = load_catalog(None)
+    day = dt.date.fromisoformat(AS_OF) + dt.timedelta(days=1)
+    month_dir = settings.lake_dir / "evidence" / f"month={day:%Y-%m}"
+    if month_dir.exists():
+        raise SystemExit(f"{month_dir} exists: remove it (a day of an earlier run?)")
+    try:
+        appended = incremental_day.append_day(settings, engine, day, records, seed=7)
+        started, cpu = time.perf_counter(), cpu_seconds()
+        report = run_pass(settings, engine, catalog, day, "incremental")
+        seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+    finally:
+        shutil.rmtree(month_dir, ignore_errors=True)
+    queue.put(
+        {
+            "seconds": seconds,
+            "cpu": cpu,
+            "rss": peak_rss_gib(),
+            "appended": appended,
+            "report": {k: v for k, v in vars(report).items() if isinstance(v, (int, float))},
+            "phases": dict(report.phases),
+            "writes": {},
+            "rows_written": {},
+        }
+    )
+
+
+def in_child(target: Any, home: Path, *args: Any) -> dict[str, Any]:
     context = mp.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=target, args=(str(home), queue))
+    process = context.Process(target=target, args=(str(home), queue, *args))
     process.start()
     while True:  # a child that dies puts nothing: do not wait for it forever
         try:
@@ -165,29 +216,50 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=1_360_000)
     parser.add_argument("--records", type=float, default=35e6)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--day-records", type=int, default=100_000)
+    parser.add_argument("--no-day", action="store_true", help="skip (d), the day's pass")
     args = parser.parse_args()
     home = prepare(args)
     print(f"home {home}")
     first = in_child(bare_scan, home)  # also warms the page cache for (b)
-    passed = in_child(full_pass, home)
+    fresh = in_child(full_pass, home)
+    again = in_child(full_pass, home)
+    day = None if args.no_day else in_child(day_pass, home, args.day_records)
     second = in_child(bare_scan, home)
     floor = min(first["seconds"], second["seconds"])
-    ratio = passed["seconds"] / floor
-    writes = sum(passed["writes"].values())
+    floor_cpu = min(first["cpu"], second["cpu"])
     print(f"\nlake: {first['records']:,} records of {first['persons']:,} persons")
     print(
         f"(a) bare DuckDB group-by person:   {first['seconds']:.2f} s, {second['seconds']:.2f} s"
-        f"  (floor {floor:.2f} s, peak RSS {max(first['rss'], second['rss']):.2f} GiB)"
+        f"  (floor {floor:.2f} s, CPU {floor_cpu:.2f} s, "
+        f"peak RSS {max(first['rss'], second['rss']):.2f} GiB)"
     )
-    print(
-        f"(b) full run_pass as of {AS_OF}:  {passed['seconds']:.2f} s, "
-        f"peak RSS {passed['rss']:.2f} GiB (target < 4)"
-    )
-    print(f"    ratio (b)/(a) = {ratio:.2f} (target ≤ 1.5)")
-    print(
-        f"    writing to the state database: {writes:.2f} s "
-        f"({100 * writes / passed['seconds']:.0f} % of (b))"
-    )
+    runs = [("(b) full pass, fresh state", fresh), ("(c) full pass again", again)]
+    for label, passed in runs:
+        print(
+            f"{label} as of {AS_OF}: {passed['seconds']:.2f} s (CPU {passed['cpu']:.2f} s), "
+            f"peak RSS {passed['rss']:.2f} GiB (target < 4)"
+        )
+        print(
+            f"    ratio to (a) = {passed['seconds'] / floor:.2f} wall, "
+            f"{passed['cpu'] / floor_cpu:.2f} CPU (target ≤ 1.5)"
+        )
+        print_pass(passed)
+    if day is not None:
+        print(
+            f"(d) incremental pass of one day ({day['appended']:,} records): "
+            f"{day['seconds']:.2f} s (CPU {day['cpu']:.2f} s), peak RSS {day['rss']:.2f} GiB"
+        )
+        print_pass(day)
+
+
+def print_pass(passed: dict[str, Any]) -> None:
+    writes = sum(passed["writes"].values())
+    if writes:
+        print(
+            f"    writing to the state database: {writes:.2f} s "
+            f"({100 * writes / passed['seconds']:.0f} % of the pass)"
+        )
     for table, seconds in sorted(passed["writes"].items(), key=lambda item: -item[1]):
         print(
             f"      {table:<20} {seconds:7.2f} s  {passed['rows_written'].get(table, 0):>10,} rows"

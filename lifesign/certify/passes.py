@@ -49,9 +49,9 @@ from lifesign.certify.models import (
     Decision,
     EvidenceSummary,
     PersonStateRow,
+    Review,
     StatusEvent,
 )
-from lifesign.certify.reviews import open_review
 from lifesign.certify.rules import Rule, RuleParameters, add_months, rule_parameters
 from lifesign.certify.summary import (
     CERTIFIED_SQL,
@@ -92,6 +92,7 @@ batches_t = cast(Table, Batch.__table__)
 people_t = cast(Table, Person.__table__)
 enrollments_t = cast(Table, Enrollment.__table__)
 status_events_t = cast(Table, StatusEvent.__table__)
+reviews_t = cast(Table, Review.__table__)
 
 BATCH_FILE = re.compile(r"batch-(\d+)\.parquet$")
 MONTH_DIR = re.compile(r"month=(\d{4}-\d{2})")
@@ -396,7 +397,8 @@ def run_pass(
     params = rule_parameters()
     with engine.begin() as connection:
         _lock(connection)
-        _apply(connection, settings, catalog, as_of, mode, params, report)
+        with statedb.sqlite_cache(connection, params.engine.sqlite_cache_mib):
+            _apply(connection, settings, catalog, as_of, mode, params, report)
         _fault("before_commit")
     _fault("after_commit")
     report.seconds = time.perf_counter() - started
@@ -632,19 +634,36 @@ def _decide_and_write(
     phase("scan")
 
     # merge with the stored summary
+    summary_select = f"SELECT person_id, {', '.join(REF_COLUMNS)} FROM evidence_summary"
+    rewrite_summary = False
     if full:
         stored_summary = SUMMARY_SCHEMA.empty_table()
+        latest_summary = connection.execute(select(func.max(summary_t.c.as_of))).scalar()
+        # rows stored as of a later day than this pass's are rewritten, all of them (as the
+        # pass's date); otherwise only the rows that differ are (a second pass writes nothing)
+        rewrite_summary = latest_summary is not None and latest_summary > as_of
+        previous_summary = (
+            SUMMARY_SCHEMA.empty_table()
+            if rewrite_summary
+            else statedb.read_arrow(connection, summary_select, SUMMARY_SCHEMA)
+        )
     else:
         found_ids = _id_list(duck, "SELECT person_id FROM found ORDER BY person_id")
         stored_summary = statedb.read_by_ids(
-            connection,
-            f"SELECT person_id, {', '.join(REF_COLUMNS)} FROM evidence_summary",
-            "person_id",
-            found_ids,
-            SUMMARY_SCHEMA,
+            connection, summary_select, "person_id", found_ids, SUMMARY_SCHEMA
         )
+        previous_summary = stored_summary
     duck.register("stored_summary", stored_summary)
+    duck.register("previous_summary", previous_summary)
     run(duck, f"CREATE OR REPLACE TEMP TABLE merged AS {MERGE_SQL}")
+    stale: list[int] = []
+    if full and not rewrite_summary:
+        stale = _id_list(
+            duck,
+            "SELECT person_id FROM previous_summary AS p WHERE NOT EXISTS "
+            "(SELECT 1 FROM found AS f WHERE f.person_id = p.person_id)",
+        )
+    duck.unregister("previous_summary")
     duck.unregister("stored_summary")
     phase("summary")
 
@@ -757,14 +776,17 @@ def _decide_and_write(
     )
     summary_rows = duck.execute(
         f"SELECT person_id, {summary_values}, {_sql_literal(as_of.isoformat())} "
-        "FROM merged WHERE touched = 1 ORDER BY person_id"
+        "FROM merged WHERE written = 1 ORDER BY person_id"
     ).fetchall()
-    if full:
+    if rewrite_summary:
         connection.execute(delete(summary_t))
         statedb.insert_rows(
             connection, "evidence_summary", ("person_id", *SUMMARY_COLUMNS), summary_rows
         )
     else:
+        for start in range(0, len(stale), statedb.IDS_PER_QUERY):
+            chunk = stale[start : start + statedb.IDS_PER_QUERY]
+            connection.execute(delete(summary_t).where(summary_t.c.person_id.in_(chunk)))
         statedb.update_rows(
             connection,
             "evidence_summary",
@@ -1026,18 +1048,56 @@ def _write_status_decisions(
                 report.suspended += 1
     _apply_person_transitions(connection, person_changes)
     apply_enrollment_transitions(connection, enrollment_changes, skip_unchanged=True)
-    for (person_id, item), decision_id in zip(items, decision_ids, strict=True):
-        if item.review is not None:
-            kind, sides = item.review
-            open_review(
-                connection,
-                person_id,
-                kind,
-                {side: [dict(ref_record(r)) for r in refs] for side, refs in sides.items()},
-                as_of,
-                decision_id=decision_id,
-            )
-            report.reviews_opened += 1
+    reviews = [
+        (person_id, item.review, decision_id)
+        for (person_id, item), decision_id in zip(items, decision_ids, strict=True)
+        if item.review is not None
+    ]
+    report.reviews_opened += _open_reviews(connection, reviews, as_of)
+
+
+def _open_reviews(
+    connection: Connection,
+    reviews: Sequence[tuple[int, tuple[str, dict[str, list[str]]], int]],
+    as_of: dt.date,
+) -> int:
+    """File the contradictions (person, (kind, sides as refs), decision id) in bulk, as
+    `reviews.open_review` files one: one open review per person and kind (one already open is
+    kept). Returns the reviews filed (the ones kept included, as before)."""
+    if not reviews:
+        return 0
+    persons = sorted({person_id for person_id, _, _ in reviews})
+    open_now: set[tuple[int, str]] = set()
+    for start in range(0, len(persons), 5000):
+        chunk = persons[start : start + 5000]
+        open_now.update(
+            (int(p), str(k))
+            for p, k in connection.execute(
+                select(reviews_t.c.person_id, reviews_t.c.kind).where(
+                    reviews_t.c.person_id.in_(chunk), reviews_t.c.status == "open"
+                )
+            ).all()
+        )
+    rows = []
+    for person_id, (kind, sides), decision_id in reviews:
+        if (person_id, kind) in open_now:
+            continue
+        open_now.add((person_id, kind))
+        rows.append(
+            {
+                "person_id": person_id,
+                "kind": kind,
+                "sides": {
+                    side: [dict(ref_record(r)) for r in refs] for side, refs in sides.items()
+                },
+                "status": "open",
+                "opened_on": as_of,
+                "decision_id": decision_id,
+            }
+        )
+    if rows:
+        connection.execute(insert(reviews_t), rows)
+    return len(reviews)
 
 
 def _apply_person_transitions(

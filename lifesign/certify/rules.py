@@ -39,6 +39,7 @@ class PassEngine:
 
     threads: int  # 0: one per core
     memory_limit_mib: int
+    sqlite_cache_mib: int
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class RuleParameters:
     death_dates_far_apart_days: int
     alive_after_death_tolerance_days: int
     fallback_certification_period_months: int
-    engine: PassEngine = PassEngine(threads=0, memory_limit_mib=2048)
+    engine: PassEngine = PassEngine(threads=0, memory_limit_mib=2048, sqlite_cache_mib=256)
 
     @property
     def death_spread(self) -> dt.timedelta:
@@ -93,15 +94,20 @@ def load_rule_parameters(path: Path = RULES_FILE) -> RuleParameters:
 
 
 def _pass_engine(data: Any, path: Path) -> PassEngine:
-    if not isinstance(data, dict) or set(data) != {"threads", "memory_limit_mib"}:
+    if not isinstance(data, dict) or set(data) != {
+        "threads",
+        "memory_limit_mib",
+        "sqlite_cache_mib",
+    }:
         raise LifesignError(
-            "pass_engine must be a mapping of threads and memory_limit_mib",
+            "pass_engine must be a mapping of threads, memory_limit_mib and sqlite_cache_mib",
             f"found {data!r}",
             Location(file=str(path), key="pass_engine"),
         )
     return PassEngine(
         threads=_positive_int(data, "threads", path),
         memory_limit_mib=_positive_int(data, "memory_limit_mib", path, 256),
+        sqlite_cache_mib=_positive_int(data, "sqlite_cache_mib", path),
     )
 
 

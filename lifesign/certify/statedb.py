@@ -11,7 +11,8 @@ SQLAlchemy would store them: dates as ISO text on SQLite ('YYYY-MM-DD'), timesta
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
@@ -162,6 +163,26 @@ def update_rows(
     finally:
         cursor.close()
     return len(rows)
+
+
+@contextmanager
+def sqlite_cache(connection: Connection, mib: int) -> Iterator[None]:
+    """A larger SQLite page cache for the duration (the default 2 MiB makes a big
+    transaction write its dirty index pages to the WAL over and over); no-op elsewhere."""
+    if not is_sqlite(connection) or mib <= 0:
+        yield
+        return
+    cursor = _cursor(connection)
+    try:
+        cursor.execute("PRAGMA cache_size")
+        (before,) = cursor.fetchone()
+        cursor.execute(f"PRAGMA cache_size = {-1024 * int(mib)}")
+        try:
+            yield
+        finally:
+            cursor.execute(f"PRAGMA cache_size = {int(before)}")
+    finally:
+        cursor.close()
 
 
 def execute(connection: Connection, sql: str) -> None:

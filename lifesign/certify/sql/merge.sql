@@ -2,10 +2,13 @@
 -- refs field by field, so merging batch by batch equals summarising all records at once.
 --
 -- Input: found; stored_summary (person_id, strong_ref … moved_away_ref: the stored rows of
--- the persons found; empty for a full pass); found_candidates.
+-- the persons found, merged into; empty for a full pass, which recomputes); previous_summary
+-- (the rows in the table now: the same as stored_summary for an incremental pass, every row
+-- for a full one); found_candidates.
 -- Output: per person found, the merged refs; `changed` 1 when the merged summary differs
 -- from the stored one (or there was none); `touched` 1 when the rules must look at the
--- person (changed, or a candidate certification). GREATEST / LEAST skip NULLs (DuckDB and
+-- person (changed, or a candidate certification); `written` 1 when the row to store differs
+-- from the row in the table (a second full pass writes nothing). GREATEST / LEAST skip NULLs (DuckDB and
 -- Spark alike).
 WITH merged AS (
     SELECT
@@ -24,9 +27,18 @@ WITH merged AS (
         s.death_last_ref AS old_death_last_ref,
         s.imprisoned_ref AS old_imprisoned_ref,
         s.emigrated_ref AS old_emigrated_ref,
-        s.moved_away_ref AS old_moved_away_ref
+        s.moved_away_ref AS old_moved_away_ref,
+        CASE WHEN p.person_id IS NULL THEN 1 ELSE 0 END AS is_absent,
+        p.strong_ref AS prev_strong_ref,
+        p.weak_ref AS prev_weak_ref,
+        p.death_first_ref AS prev_death_first_ref,
+        p.death_last_ref AS prev_death_last_ref,
+        p.imprisoned_ref AS prev_imprisoned_ref,
+        p.emigrated_ref AS prev_emigrated_ref,
+        p.moved_away_ref AS prev_moved_away_ref
     FROM found AS f
     LEFT JOIN stored_summary AS s ON s.person_id = f.person_id
+    LEFT JOIN previous_summary AS p ON p.person_id = f.person_id
 ),
 flagged AS (
     SELECT
@@ -41,7 +53,18 @@ flagged AS (
                 OR emigrated_ref IS DISTINCT FROM old_emigrated_ref
                 OR moved_away_ref IS DISTINCT FROM old_moved_away_ref
             THEN 1 ELSE 0
-        END AS changed
+        END AS changed,
+        CASE
+            WHEN is_absent = 1
+                OR strong_ref IS DISTINCT FROM prev_strong_ref
+                OR weak_ref IS DISTINCT FROM prev_weak_ref
+                OR death_first_ref IS DISTINCT FROM prev_death_first_ref
+                OR death_last_ref IS DISTINCT FROM prev_death_last_ref
+                OR imprisoned_ref IS DISTINCT FROM prev_imprisoned_ref
+                OR emigrated_ref IS DISTINCT FROM prev_emigrated_ref
+                OR moved_away_ref IS DISTINCT FROM prev_moved_away_ref
+            THEN 1 ELSE 0
+        END AS written
     FROM merged AS m
 )
 SELECT
@@ -49,6 +72,7 @@ SELECT
     f.strong_ref, f.weak_ref, f.death_first_ref, f.death_last_ref,
     f.imprisoned_ref, f.emigrated_ref, f.moved_away_ref,
     f.changed,
+    f.written,
     CASE
         WHEN f.changed = 1
             OR EXISTS (SELECT 1 FROM found_candidates AS c WHERE c.person_id = f.person_id)
