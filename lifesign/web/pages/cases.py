@@ -51,9 +51,11 @@ def case_list_page(
     scope = programs_scope(principal)
     programs = [code for code in catalog.programs if scope is None or code in scope]
     chosen_program = program if program in programs else ""
+    tally = case_tally(conn, principal)
     page = case_list(
         conn,
         principal,
+        tally=tally,
         kind=chosen_kind or None,
         status=None if chosen_status == "all" else chosen_status,
         rule=rule or None,
@@ -69,7 +71,6 @@ def case_list_page(
         request=request,
         details={"people": sorted({row.person_id for row in page.rows})},
     )
-    tally = case_tally(conn, principal)
     params = {
         "kind": chosen_kind,
         "status": chosen_status,

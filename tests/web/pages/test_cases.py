@@ -248,6 +248,10 @@ def test_case_queries_scope(engine: Engine, small_registry: dict[str, int]) -> N
         assert (tally.of(kind="excess", status="open"), tally.of(kind="fraud")) == (1, 1)
         assert tally.of(status="confirmed") == 0
         assert tally.rules == ["payment_above_standard", "weak_activity_after_death"]
+        filters = [(None, None), ("fraud", "open"), ("excess", None), (None, "dismissed")]
+        for kind, status in filters:
+            counted = case_list(conn, officer, kind=kind, status=status).total
+            assert case_list(conn, officer, kind=kind, status=status, tally=tally).total == counted
         assert case_detail(conn, officer, catalog, a2) is None
         assert case_detail(conn, officer, catalog, signal_a2) is None
         detail = case_detail(conn, officer, catalog, a1)
