@@ -63,6 +63,13 @@ class Labels:
             return f"{self.department(definition.department)} · {code}"
         return definition.name_zh
 
+    def source_short(self, code: str | None) -> str:
+        """A feed's name where its department is already shown: zh-CN name, else the code."""
+        definition = source_definitions(self.catalog).get(code or "")
+        if definition is None or self.english:
+            return code or "—"
+        return definition.name_zh
+
     def source_department(self, code: str | None) -> str | None:
         definition = source_definitions(self.catalog).get(code or "")
         return definition.department if definition is not None else None

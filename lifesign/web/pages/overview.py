@@ -20,10 +20,14 @@ from lifesign.web.db import connection
 from lifesign.web.errors import NotFound
 from lifesign.web.pages._labels import Labels
 from lifesign.web.permissions import PROGRAM_OFFICER, allowed, require
-from lifesign.web.queries.overview import Scope, overview
+from lifesign.web.queries.overview import Scope, overview_if_ready
 from lifesign.web.templating import home_path, page_lang, render
 
 router = APIRouter()
+
+# How often the "counting" page reloads itself (a first count of a big city takes tens of
+# seconds; every five seconds shows the figures soon after they are ready).
+PENDING_RELOAD_SECONDS = 5
 
 
 def overview_scope(principal: Principal) -> Scope:
@@ -47,7 +51,11 @@ def overview_page(
             return RedirectResponse(target, status_code=303)
     require(principal, "view_overview")
     catalog: Catalog = request.app.state.catalog
-    figures = overview(conn, catalog, overview_scope(principal))
+    figures = overview_if_ready(conn, catalog, overview_scope(principal))
+    if figures is None:  # a big city's first count since the server started
+        response = render(request, "pages/overview_pending.html", {}, principal=principal)
+        response.headers["Refresh"] = str(PENDING_RELOAD_SECONDS)
+        return response
     chosen = None
     if region:
         chosen = catalog.regions.by_code.get(region)

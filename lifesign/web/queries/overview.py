@@ -539,7 +539,30 @@ class OverviewCache:
         self._refresh_seconds = refresh_seconds
         self._values: OrderedDict[Any, _Entry] = OrderedDict()
         self._locks: dict[Any, threading.Lock] = {}
+        self._first: set[Any] = set()  # keys whose first computation runs in the background
         self._guard = threading.Lock()
+
+    def ready(self, connection: Connection, catalog: Catalog, scope: Scope) -> Overview | None:
+        """The figures if this scope was ever computed (refreshed as `get` does); else None,
+        and its first computation starts in the background — a page says "counting" rather
+        than hang for the tens of seconds a first count of a big city takes."""
+        key = (str(connection.engine.url), id(catalog), scope.key)
+        with self._guard:
+            known = key in self._values
+            if not known and key not in self._first:
+                self._first.add(key)
+                engine = connection.engine
+
+                def first() -> None:
+                    try:
+                        with engine.connect() as own:
+                            self._store(key, compute_overview(own, catalog, scope))
+                    finally:
+                        with self._guard:
+                            self._first.discard(key)
+
+                threading.Thread(target=first, name="overview-first", daemon=True).start()
+        return self.get(connection, catalog, scope) if known else None
 
     def get(
         self, connection: Connection, catalog: Catalog, scope: Scope, *, wait: bool = False
@@ -602,10 +625,24 @@ class OverviewCache:
 _CACHE: OverviewCache | None = None
 
 
-def overview(connection: Connection, catalog: Catalog, scope: Scope) -> Overview:
-    """The overview of `scope`, from the in-process cache (see OverviewCache)."""
+def _cache() -> OverviewCache:
     global _CACHE
     if _CACHE is None:
         parameters = page_parameters().overview
         _CACHE = OverviewCache(parameters.cache_entries, parameters.refresh_seconds)
-    return _CACHE.get(connection, catalog, scope)
+    return _CACHE
+
+
+def overview(connection: Connection, catalog: Catalog, scope: Scope) -> Overview:
+    """The overview of `scope`, from the in-process cache (see OverviewCache); the first call
+    of a scope waits for its computation."""
+    return _cache().get(connection, catalog, scope)
+
+
+def overview_if_ready(connection: Connection, catalog: Catalog, scope: Scope) -> Overview | None:
+    """Like `overview`, but in a city too big to count while a page waits (more persons than
+    `inline_below_persons`) the first call starts the count in the background and gives None."""
+    largest = connection.execute(select(func.max(people_t.c.person_id))).scalar_one_or_none()
+    if int(largest or 0) < page_parameters().overview.inline_below_persons:
+        return overview(connection, catalog, scope)
+    return _cache().ready(connection, catalog, scope)

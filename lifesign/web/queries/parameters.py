@@ -21,6 +21,7 @@ class OverviewParameters:
     trend_months: int
     cache_entries: int
     refresh_seconds: int
+    inline_below_persons: int
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ def parse_page_parameters(data: dict[str, Any]) -> PageParameters:
             trend_months=_positive(data, "overview", "trend_months"),
             cache_entries=_positive(data, "overview", "cache_entries"),
             refresh_seconds=_positive(data, "overview", "refresh_seconds"),
+            inline_below_persons=_positive(data, "overview", "inline_below_persons"),
         ),
         sources=SourcesParameters(
             chart_days=_positive(data, "sources", "chart_days"),

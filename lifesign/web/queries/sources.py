@@ -30,7 +30,7 @@ from lifesign.lifecycle.models import Run, SourceArrival
 from lifesign.lifecycle.parameters import load_guard_parameters
 from lifesign.store.models import Batch, Quarantine
 from lifesign.web.queries.common import as_date, data_date, source_definitions
-from lifesign.web.queries.overview import Scope, overview
+from lifesign.web.queries.overview import Scope, overview_if_ready
 from lifesign.web.queries.parameters import page_parameters
 
 arrivals_t = cast(Table, SourceArrival.__table__)
@@ -72,7 +72,7 @@ class SourceRow:
     rejected_by_reason: list[tuple[str, int]] = field(default_factory=list)
     open_quarantine: int = 0
     quarantine_by_reason: list[tuple[str, int]] = field(default_factory=list)
-    coverage: int = 0  # recipients certified silently on this source's evidence
+    coverage: int | None = 0  # recipients certified silently on its evidence (None: counting)
 
     @property
     def reject_rate(self) -> float | None:
@@ -90,7 +90,7 @@ class SourcesReport:
     chart_days: int
     sources: tuple[SourceRow, ...]
     warnings: tuple[str, ...]  # the latest run's guard warnings (in the run's words)
-    silent_certified: int  # whole city, for the coverage shares
+    silent_certified: int | None  # whole city, for the coverage shares (None: counting)
 
     def get(self, code: str) -> SourceRow | None:
         for row in self.sources:
@@ -242,8 +242,10 @@ def sources_report(
     last = _last_batches(connection, codes)
     rejects = _rejects(connection, codes, window_since, as_of)
     backlog = _quarantine(connection, codes)
-    figures = overview(connection, catalog, Scope())
-    coverage = {code: n for d in figures.departments for code, n in d.sources}
+    figures = overview_if_ready(connection, catalog, Scope())
+    coverage = (
+        {} if figures is None else {code: n for d in figures.departments for code, n in d.sources}
+    )
     rows = []
     for code in codes:
         definition = definitions[code]
@@ -268,7 +270,7 @@ def sources_report(
                 rejected_by_reason=_top(reasons, parameters.top_reasons),
                 open_quarantine=sum(queued.values()),
                 quarantine_by_reason=_top(queued, parameters.top_reasons),
-                coverage=coverage.get(code, 0),
+                coverage=None if figures is None else coverage.get(code, 0),
             )
         )
     return SourcesReport(
@@ -277,5 +279,5 @@ def sources_report(
         chart_days=parameters.chart_days,
         sources=tuple(rows),
         warnings=latest_guard_warnings(connection),
-        silent_certified=figures.total.certified["auto"],
+        silent_certified=None if figures is None else figures.total.certified["auto"],
     )

@@ -160,3 +160,30 @@ def test_english_switch(client: Client) -> None:
     # remembered by the cookie
     assert "Recipients" in admin.get("/").text
     assert "待遇领取人数" in admin.get("/?lang=zh-CN").text
+
+
+def test_a_big_citys_first_count_runs_in_the_background(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from lifesign.web.queries import overview as module
+    from lifesign.web.queries.parameters import page_parameters
+
+    real = page_parameters()
+    tiny = dataclasses.replace(
+        real, overview=dataclasses.replace(real.overview, inline_below_persons=1)
+    )
+    monkeypatch.setattr(module, "page_parameters", lambda: tiny)
+    monkeypatch.setattr(module, "_CACHE", module.OverviewCache(4, 300))
+    admin = client("admin")
+    pending = admin.get("/")
+    assert pending.status_code == 200
+    assert pending.headers["refresh"] == "5"
+    assert "正在统计" in pending.text
+    deadline = time.monotonic() + 120
+    page = pending
+    while "正在统计" in page.text and time.monotonic() < deadline:
+        time.sleep(0.2)
+        page = admin.get("/")
+    assert "待遇领取人数" in page.text and "refresh" not in page.headers
