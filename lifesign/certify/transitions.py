@@ -17,10 +17,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, insert, select, update
 
 from lifesign.certify.models import Decision, PersonStateRow, StatusEvent
 from lifesign.errors import LifesignError, Location
+from lifesign.store.bulk import among, insert_rows, update_rows
 from lifesign.store.models import Enrollment
 
 __all__ = [
@@ -184,7 +185,9 @@ def apply_enrollment_transition(
 def apply_enrollment_transitions(
     connection: Connection, changes: Iterable[EnrollmentChange], *, skip_unchanged: bool = False
 ) -> int:
-    """Apply many enrollment changes at once (checked one by one against the table).
+    """Apply many enrollment changes at once (checked one by one against the table): one
+    read of the enrollments, one executemany of the new statuses and one of the events
+    (`lifesign.store.bulk`), in the caller's transaction.
 
     With `skip_unchanged`, a change to the status the enrollment already has is dropped
     instead of refused. Returns the number of changes applied.
@@ -194,15 +197,16 @@ def apply_enrollment_transitions(
         return 0
     ids = sorted({change.enrollment_id for change in wanted})
     current: dict[int, str] = {}
+    person_of: dict[int, int] = {}
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
-        current.update(
-            connection.execute(
-                select(enrollments_t.c.enrollment_id, enrollments_t.c.status).where(
-                    enrollments_t.c.enrollment_id.in_(chunk)
-                )
-            ).all()
-        )
+        for enrollment_id, person_id, status in connection.execute(
+            select(
+                enrollments_t.c.enrollment_id, enrollments_t.c.person_id, enrollments_t.c.status
+            ).where(among(connection, enrollments_t.c.enrollment_id, chunk))
+        ):
+            current[int(enrollment_id)] = str(status)
+            person_of[int(enrollment_id)] = int(person_id)
     events = []
     for change in wanted:
         before = current.get(change.enrollment_id)
@@ -220,21 +224,15 @@ def apply_enrollment_transitions(
         events.append((change, before))
     if not events:
         return 0
-    person_of = dict(
-        connection.execute(
-            select(enrollments_t.c.enrollment_id, enrollments_t.c.person_id).where(
-                enrollments_t.c.enrollment_id.in_([c.enrollment_id for c, _ in events])
-            )
-        ).all()
+    update_rows(
+        connection,
+        enrollments_t,
+        "enrollment_id",
+        [{"enrollment_id": c.enrollment_id, "status": c.to_status} for c, _ in events],
     )
-    connection.execute(
-        update(enrollments_t)
-        .where(enrollments_t.c.enrollment_id == bindparam("b_enrollment_id"))
-        .values(status=bindparam("b_status")),
-        [{"b_enrollment_id": c.enrollment_id, "b_status": c.to_status} for c, _ in events],
-    )
-    connection.execute(
-        insert(status_events_t),
+    insert_rows(
+        connection,
+        status_events_t,
         [
             {
                 "target": "enrollment",

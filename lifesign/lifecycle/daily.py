@@ -14,6 +14,12 @@ Run in this order by `run.run_lifecycle` (after ingest and the incremental pass)
 "Idempotent" is by construction: each step acts on what the state still needs (a suspended
 enrollment is not suspended again, an outbox message is unique per person, reason and
 period, a visit task per person, reason and due date, a death settled once).
+
+Set-based: a step finds its people in one or two indexed queries, reads what it needs about
+them in a few more, and writes in bulk — decisions with `record_decisions`, status changes
+with `apply_enrollment_transitions`, messages with `enqueue_many`, other rows with
+`lifesign.store.bulk` — all in the caller's transaction. No step costs a round trip per person
+(docs/lifecycle.md, "What a day costs"). `StepCounts.written` counts the rows each step wrote.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import datetime as dt
 import glob
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -31,13 +37,9 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, and_, func, insert, or_, select, update
 
 from lifesign.catalog import Catalog
-from lifesign.certify.ledger import record_decision
-from lifesign.certify.models import Decision, PersonStateRow
-from lifesign.certify.transitions import (
-    EnrollmentChange,
-    apply_enrollment_transition,
-    apply_enrollment_transitions,
-)
+from lifesign.certify.ledger import record_decisions
+from lifesign.certify.models import NOT_ALIVE, Decision, PersonStateRow
+from lifesign.certify.transitions import EnrollmentChange, apply_enrollment_transitions
 from lifesign.integrity.cases import open_case
 from lifesign.lifecycle.guard import GuardFindings, hold_reason
 from lifesign.lifecycle.models import (
@@ -58,7 +60,8 @@ from lifesign.lifecycle.months import (
     periods_between,
 )
 from lifesign.lifecycle.parameters import GuardParameters, LifecycleParameters
-from lifesign.notify.outbox import enqueue
+from lifesign.notify.outbox import SmsRequest, enqueue_many
+from lifesign.store.bulk import among, insert_rows, update_rows
 from lifesign.store.models import Batch, Enrollment, Payment, Person
 
 decisions_t = cast(Table, Decision.__table__)
@@ -102,6 +105,13 @@ class StepCounts:
     holds_released: int = 0
     held_by_rule: dict[str, int] = field(default_factory=dict)
     messages: int = 0
+    # Rows written, by "step.table" (e.g. "suspensions.decisions"): what a day cost.
+    written: dict[str, int] = field(default_factory=dict)
+
+    def wrote(self, step: str, table: str, rows: int = 1) -> None:
+        if rows:
+            key = f"{step}.{table}"
+            self.written[key] = self.written.get(key, 0) + rows
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {}
@@ -214,7 +224,7 @@ def _programs_text(catalog: Catalog, programs: Iterable[str]) -> list[str]:
     ]
 
 
-def _person_rows(connection: Connection, person_ids: Sequence[int]) -> dict[int, Any]:
+def _person_rows(connection: Connection, person_ids: Iterable[int]) -> dict[int, Any]:
     found: dict[int, Any] = {}
     for chunk in _chunks(sorted(set(person_ids))):
         for row in connection.execute(
@@ -225,14 +235,14 @@ def _person_rows(connection: Connection, person_ids: Sequence[int]) -> dict[int,
                 people_t.c.grid_code,
                 people_t.c.birth_date,
                 people_t.c.household_id,
-            ).where(people_t.c.person_id.in_(chunk))
+            ).where(among(connection, people_t.c.person_id, chunk))
         ):
             found[int(row.person_id)] = row
     return found
 
 
 def _enrollments_of(
-    connection: Connection, person_ids: Sequence[int], statuses: tuple[str, ...]
+    connection: Connection, person_ids: Iterable[int], statuses: tuple[str, ...]
 ) -> dict[int, list[Any]]:
     found: dict[int, list[Any]] = defaultdict(list)
     for chunk in _chunks(sorted(set(person_ids))):
@@ -244,10 +254,39 @@ def _enrollments_of(
                 enrollments_t.c.monthly_amount,
                 enrollments_t.c.status,
             )
-            .where(enrollments_t.c.person_id.in_(chunk), enrollments_t.c.status.in_(statuses))
+            .where(
+                among(connection, enrollments_t.c.person_id, chunk),
+                enrollments_t.c.status.in_(statuses),
+            )
             .order_by(enrollments_t.c.enrollment_id)
         ):
             found[int(row.person_id)].append(row)
+    return found
+
+
+def _latest_decisions(
+    connection: Connection, person_ids: Iterable[int], kind: str, *, by_enrollment: bool = False
+) -> dict[int, Any]:
+    """The latest decision of `kind` per person (or, `by_enrollment`, per enrollment) of these
+    persons: decision_id, person_id, enrollment_id, rule, effective_date, evidence. Read by
+    person (the ledger's (person_id, kind) index), newest kept."""
+    found: dict[int, Any] = {}
+    for chunk in _chunks(sorted(set(person_ids))):
+        for row in connection.execute(
+            select(
+                decisions_t.c.decision_id,
+                decisions_t.c.person_id,
+                decisions_t.c.enrollment_id,
+                decisions_t.c.rule,
+                decisions_t.c.effective_date,
+                decisions_t.c.evidence,
+            )
+            .where(among(connection, decisions_t.c.person_id, chunk), decisions_t.c.kind == kind)
+            .order_by(decisions_t.c.decision_id)
+        ):
+            key = row.enrollment_id if by_enrollment else row.person_id
+            if key is not None:
+                found[int(key)] = row  # ascending ids: the last one read is the latest
     return found
 
 
@@ -265,58 +304,81 @@ def _monthly_amount(
     return Decimal(str(enrollment.monthly_amount))
 
 
+def _queue(
+    connection: Connection, requests: Sequence[SmsRequest], as_of: dt.date, counts: StepCounts
+) -> list[bool]:
+    """Queue a step's messages in one go; which of them went in (counted in `messages`)."""
+    if not requests:
+        return []
+    queued = [
+        outcome == "queued" for outcome in enqueue_many(connection, requests, now=_now(as_of))
+    ]
+    counts.messages += sum(queued)
+    return queued
+
+
 # ----------------------------------------------------------------------------- 2. deaths
 
 
-def family_phone(connection: Connection, person: Any) -> str | None:
-    """The phone to tell the family: a living member of the household with a phone, else
-    the person's own registered phone (usually kept by the family)."""
-    if person.household_id:
-        relatives = connection.execute(
-            select(people_t.c.phone)
+def family_phones(connection: Connection, persons: Sequence[Any]) -> dict[int, str | None]:
+    """Per deceased person, the phone to tell the family: the first living member of the
+    household with a phone (lowest person_id), else the person's own registered phone
+    (usually kept by the family). One read of the households' members."""
+    households = sorted({str(p.household_id) for p in persons if p.household_id})
+    members: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for start in range(0, len(households), CHUNK):
+        for person_id, household_id, phone in connection.execute(
+            select(people_t.c.person_id, people_t.c.household_id, people_t.c.phone)
             .select_from(people_t.outerjoin(state_t, state_t.c.person_id == people_t.c.person_id))
             .where(
-                people_t.c.household_id == person.household_id,
-                people_t.c.person_id != person.person_id,
+                among(connection, people_t.c.household_id, households[start : start + CHUNK]),
                 people_t.c.phone.is_not(None),
                 func.coalesce(state_t.c.status, "alive") != "deceased",
             )
             .order_by(people_t.c.person_id)
-            .limit(1)
-        ).scalar_one_or_none()
-        if relatives:
-            return str(relatives)
-    return str(person.phone) if person.phone else None
+        ):
+            members[str(household_id)].append((int(person_id), str(phone)))
+    phones: dict[int, str | None] = {}
+    for person in persons:
+        relative = next(
+            (
+                phone
+                for member_id, phone in (
+                    members.get(str(person.household_id), []) if person.household_id else []
+                )
+                if member_id != int(person.person_id)
+            ),
+            None,
+        )
+        phones[int(person.person_id)] = relative or (str(person.phone) if person.phone else None)
+    return phones
 
 
-def overpayment_of(
-    connection: Connection, enrollment_id: int, death_date: dt.date, as_of: dt.date
+def family_phone(connection: Connection, person: Any) -> str | None:
+    """The phone to tell one deceased person's family (see `family_phones`)."""
+    return family_phones(connection, [person])[int(person.person_id)]
+
+
+def overpayment_from(
+    payments: Iterable[tuple[str, Any]], death_date: dt.date
 ) -> tuple[Decimal, list[dict[str, str]]]:
-    """What was paid for the time after the death, from the payment ledger.
+    """What was paid for the time after the death, from (period, amount) payments of one
+    enrollment paid by the day of the settlement.
 
-    Every payment (paid on or before `as_of`) for a period after the death month, plus the
-    part of the death month's payment for the days after the death date (amount × days after
-    / days in the month, to the fen). A death on the month's last day overpays nothing that
-    month.
+    Every payment for a period after the death month, plus the part of the death month's
+    payment for the days after the death date (amount × days after / days in the month, to
+    the fen). A death on the month's last day overpays nothing that month.
     """
     death_period = period_of(death_date)
-    rows = connection.execute(
-        select(payments_t.c.period, payments_t.c.amount)
-        .where(
-            payments_t.c.enrollment_id == enrollment_id,
-            payments_t.c.period >= death_period,
-            payments_t.c.paid_on <= as_of,
-        )
-        .order_by(payments_t.c.period)
-    ).all()
     total = Decimal("0")
     lines: list[dict[str, str]] = []
-    for period, amount in rows:
+    for period, amount in sorted(payments):
+        if period < death_period:
+            continue
         paid = Decimal(str(amount))
         if period == death_period:
             days = days_in_month(death_date)
-            after = days - death_date.day
-            part = (paid * after / days).quantize(Decimal("0.01"))
+            part = (paid * (days - death_date.day) / days).quantize(Decimal("0.01"))
             if part <= 0:
                 continue
             lines.append({"period": period, "paid": str(paid), "overpaid": str(part)})
@@ -325,6 +387,35 @@ def overpayment_of(
             lines.append({"period": period, "paid": str(paid), "overpaid": str(paid)})
             total += paid
     return total, lines
+
+
+def _payments_since(
+    connection: Connection, first_period: Mapping[int, str], as_of: dt.date
+) -> dict[int, list[tuple[str, Any]]]:
+    """Per enrollment, its payments (period, amount) paid on or before `as_of` for a period
+    from `first_period[enrollment]` on. One read per chunk of enrollments."""
+    found: dict[int, list[tuple[str, Any]]] = defaultdict(list)
+    ids = sorted(first_period)
+    for chunk in _chunks(ids):
+        earliest = min(first_period[e] for e in chunk)
+        for enrollment_id, period, amount in connection.execute(
+            select(payments_t.c.enrollment_id, payments_t.c.period, payments_t.c.amount).where(
+                among(connection, payments_t.c.enrollment_id, chunk),
+                payments_t.c.period >= earliest,
+                payments_t.c.paid_on <= as_of,
+            )
+        ):
+            if period >= first_period[int(enrollment_id)]:
+                found[int(enrollment_id)].append((str(period), amount))
+    return found
+
+
+def overpayment_of(
+    connection: Connection, enrollment_id: int, death_date: dt.date, as_of: dt.date
+) -> tuple[Decimal, list[dict[str, str]]]:
+    """What was paid for one enrollment after the death (see `overpayment_from`)."""
+    payments = _payments_since(connection, {enrollment_id: period_of(death_date)}, as_of)
+    return overpayment_from(payments.get(enrollment_id, []), death_date)
 
 
 def settle_deaths(
@@ -336,45 +427,61 @@ def settle_deaths(
     person_ids: Sequence[int] | None = None,
 ) -> None:
     """Every deceased person not settled yet: recovery case per overpaid enrollment, the
-    family told ('terminated', and 'recovery_notice' when something is to be repaid)."""
-    query = (
-        select(state_t.c.person_id, state_t.c.death_date)
-        .where(
-            state_t.c.status == "deceased",
-            state_t.c.death_date.is_not(None),
-            state_t.c.person_id.notin_(select(deaths_t.c.person_id)),
-        )
-        .order_by(state_t.c.person_id)
+    family told ('terminated', and 'recovery_notice' when something is to be repaid).
+
+    Set-based: the persons, their enrollments, death decisions, households and payments are
+    read in a few queries; the messages, settlements and closings written in bulk. (Recovery
+    cases open one by one through `open_case`: a case is rare, one per overpaid enrollment.)
+    """
+    query = select(state_t.c.person_id, state_t.c.death_date).where(
+        state_t.c.status == "deceased",
+        NOT_ALIVE,  # the words of the partial index of the few not alive (a planner's cue)
+        state_t.c.death_date.is_not(None),
+        state_t.c.person_id.notin_(select(deaths_t.c.person_id)),
     )
     if person_ids is not None:
-        query = query.where(state_t.c.person_id.in_(list(person_ids)))
-    due = connection.execute(query).all()
+        query = query.where(among(connection, state_t.c.person_id, person_ids))
+    due = sorted(
+        (int(person_id), death_date) for person_id, death_date in connection.execute(query)
+    )
     if not due:
         return
-    people = _person_rows(connection, [int(p) for p, _ in due])
-    enrollments = _enrollments_of(
-        connection, [int(p) for p, _ in due], ("active", "suspended", "terminated")
+    ids = [person_id for person_id, _ in due]
+    people = _person_rows(connection, ids)
+    enrollments = _enrollments_of(connection, ids, ("active", "suspended", "terminated"))
+    deceased = _latest_decisions(connection, ids, "deceased")
+    phones = family_phones(connection, [people[person_id] for person_id in ids])
+    death_of = dict(due)
+    payments = _payments_since(
+        connection,
+        {
+            int(e.enrollment_id): period_of(death_of[person_id])
+            for person_id in ids
+            for e in enrollments.get(person_id, [])
+        },
+        as_of,
     )
+    requests: list[SmsRequest] = []
+    settlements: list[dict[str, Any]] = []
     for person_id, death_date in due:
-        person = people[int(person_id)]
-        evidence = _death_evidence(connection, int(person_id))
+        person = people[person_id]
+        evidence = _death_evidence(deceased.get(person_id))
         total = Decimal("0")
         cases: list[dict[str, Any]] = []
         overpaid_programs: list[str] = []
-        for enrollment in enrollments.get(int(person_id), []):
-            amount, lines = overpayment_of(
-                connection, int(enrollment.enrollment_id), death_date, as_of
-            )
+        for enrollment in enrollments.get(person_id, []):
+            enrollment_id = int(enrollment.enrollment_id)
+            amount, lines = overpayment_from(payments.get(enrollment_id, []), death_date)
             if amount <= 0:
                 continue
             case_id = open_case(
                 connection,
                 kind="recovery",
                 rule=RULE_RECOVERY,
-                person_id=int(person_id),
+                person_id=person_id,
                 opened_on=as_of,
                 amount=amount,
-                enrollment_id=int(enrollment.enrollment_id),
+                enrollment_id=enrollment_id,
                 evidence=evidence,
                 details={
                     "death_date": death_date.isoformat(),
@@ -387,89 +494,72 @@ def settle_deaths(
             total += amount
             overpaid_programs.append(str(enrollment.program))
             cases.append(
-                {
-                    "enrollment_id": int(enrollment.enrollment_id),
-                    "case_id": case_id,
-                    "amount": str(amount),
-                }
+                {"enrollment_id": enrollment_id, "case_id": case_id, "amount": str(amount)}
             )
             if case_id is not None:
                 counts.recovery_cases += 1
-        programs = [str(e.program) for e in enrollments.get(int(person_id), [])]
-        phone = family_phone(connection, person)
-        now = _now(as_of)
-        if programs and enqueue(
-            connection,
-            person_id=int(person_id),
-            phone=phone,
-            reason="terminated",
-            period_key=death_date.isoformat(),
-            params={
-                "name": person.name or "",
-                "programs": _programs_text(catalog, programs),
-                "effective_date": death_date,
-            },
-            now=now,
-        ):
-            counts.messages += 1
-        if total > 0 and enqueue(
-            connection,
-            person_id=int(person_id),
-            phone=phone,
-            reason="recovery_notice",
-            period_key=death_date.isoformat(),
-            params={
-                "name": person.name or "",
-                "programs": _programs_text(catalog, overpaid_programs),
-                "amount": f"{total:.2f}",
-            },
-            now=now,
-        ):
-            counts.messages += 1
-        connection.execute(
-            insert(deaths_t).values(
-                person_id=int(person_id),
-                death_date=death_date,
-                overpayment=total,
-                details={"cases": cases},
-                settled_on=as_of,
-                run_id=run_id,
+                counts.wrote("deaths", "cases")
+        programs = [str(e.program) for e in enrollments.get(person_id, [])]
+        if programs:
+            requests.append(
+                SmsRequest(
+                    person_id,
+                    phones[person_id],
+                    "terminated",
+                    death_date.isoformat(),
+                    {
+                        "name": person.name or "",
+                        "programs": _programs_text(catalog, programs),
+                        "effective_date": death_date,
+                    },
+                )
             )
+        if total > 0:
+            requests.append(
+                SmsRequest(
+                    person_id,
+                    phones[person_id],
+                    "recovery_notice",
+                    death_date.isoformat(),
+                    {
+                        "name": person.name or "",
+                        "programs": _programs_text(catalog, overpaid_programs),
+                        "amount": f"{total:.2f}",
+                    },
+                )
+            )
+        settlements.append(
+            {
+                "person_id": person_id,
+                "death_date": death_date,
+                "overpayment": total,
+                "details": {"cases": cases},
+                "settled_on": as_of,
+                "run_id": run_id,
+            }
         )
-        # Open visit tasks and held suspensions of a dead person have nothing left to do.
-        _close_tasks(connection, [int(person_id)], as_of, "cancelled", "deceased")
-        _release_holds(connection, [int(person_id)], as_of)
         counts.deaths_settled += 1
         counts.overpayment += total
+    counts.wrote("deaths", "outbox", sum(_queue(connection, requests, as_of, counts)))
+    insert_rows(connection, deaths_t, settlements)
+    counts.wrote("deaths", "death_settlements", len(settlements))
+    # Open visit tasks and held suspensions of a dead person have nothing left to do.
+    counts.wrote(
+        "deaths", "visit_tasks", _close_tasks(connection, ids, as_of, "cancelled", "deceased")
+    )
+    counts.wrote("deaths", "held_suspensions", _release_holds(connection, ids, as_of))
 
 
-def _death_evidence(connection: Connection, person_id: int) -> list[dict[str, Any]]:
-    row = connection.execute(
-        select(decisions_t.c.evidence, decisions_t.c.decision_id)
-        .where(decisions_t.c.person_id == person_id, decisions_t.c.kind == "deceased")
-        .order_by(decisions_t.c.decision_id.desc())
-        .limit(1)
-    ).first()
-    if row is None:
+def _death_evidence(decision: Any) -> list[dict[str, Any]]:
+    """The evidence of a death: the records of the person's latest `deceased` decision, and
+    the decision itself."""
+    if decision is None:
         return []
-    records = list(row.evidence or [])
-    return [*records, {"source": "decisions", "record_id": str(row.decision_id)}]
+    records = list(decision.evidence or [])
+    return [*records, {"source": "decisions", "record_id": str(decision.decision_id)}]
 
 
 # ----------------------------------------------------------------------------- 3. resumption
-
-
-def _latest_suspension(connection: Connection, enrollment_id: int) -> Any:
-    return connection.execute(
-        select(
-            decisions_t.c.decision_id,
-            decisions_t.c.rule,
-            decisions_t.c.effective_date,
-        )
-        .where(decisions_t.c.enrollment_id == enrollment_id, decisions_t.c.kind == "suspended")
-        .order_by(decisions_t.c.decision_id.desc())
-        .limit(1)
-    ).first()
 
 
 def resume_certified(
@@ -484,7 +574,9 @@ def resume_certified(
 
     Resumes from the first day of the month after the certification; back pay = every month
     from the month of the suspension's effective date up to (not including) the resumption
-    month, each at the catalog's amount for that month.
+    month, each at the catalog's amount for that month. Set-based: the candidates, their
+    latest suspensions read in a few queries; decisions, transitions, back pay and messages
+    written in bulk.
     """
     query = (
         select(enrollments_t.c.person_id)
@@ -501,7 +593,7 @@ def resume_certified(
             decisions_t.c.kind == "certified", decisions_t.c.decided_on >= since
         )
         query = query.where(enrollments_t.c.person_id.in_(recent))
-    person_ids = [int(p) for (p,) in connection.execute(query)]
+    person_ids = sorted(int(p) for (p,) in connection.execute(query))
     if not person_ids:
         return
     states = {
@@ -509,21 +601,20 @@ def resume_certified(
         for chunk in _chunks(person_ids)
         for row in connection.execute(
             select(state_t.c.person_id, state_t.c.last_certified_on, state_t.c.valid_until).where(
-                state_t.c.person_id.in_(chunk)
+                among(connection, state_t.c.person_id, chunk)
             )
         )
     }
     people = _person_rows(connection, person_ids)
     suspended = _enrollments_of(connection, person_ids, ("suspended",))
+    suspensions = _latest_decisions(connection, person_ids, "suspended", by_enrollment=True)
+    decisions: list[dict[str, Any]] = []
+    resumed: list[tuple[Any, int, list[str], Decimal, dt.date]] = []  # enrollment, person...
     for person_id in person_ids:
         state = states[person_id]
-        person = people[person_id]
-        resumed_programs: list[str] = []
-        person_months = 0
-        person_amount = Decimal("0")
         resumes_on = first_of_next_month(state.last_certified_on or as_of)
         for enrollment in suspended.get(person_id, []):
-            suspension = _latest_suspension(connection, int(enrollment.enrollment_id))
+            suspension = suspensions.get(int(enrollment.enrollment_id))
             if suspension is None or suspension.rule != RULE_EXPIRED:
                 continue  # suspended for another reason (prison, moving): not ours to resume
             if (
@@ -533,67 +624,98 @@ def resume_certified(
                 continue  # the certification predates the suspension: still expired
             periods = periods_between(suspension.effective_date, resumes_on)
             amounts = [
-                _monthly_amount(catalog, enrollment, period_start(p), person.birth_date)
+                _monthly_amount(catalog, enrollment, period_start(p), people[person_id].birth_date)
                 for p in periods
             ]
             amount = sum(amounts, Decimal("0"))
-            decision_id = record_decision(
-                connection,
-                person_id=person_id,
-                enrollment_id=int(enrollment.enrollment_id),
-                kind="resumed",
-                effective_date=resumes_on,
-                decided_on=as_of,
-                rule=RULE_RESUMED,
-                catalog_version=catalog.version,
-                evidence=[{"source": "decisions", "record_id": str(suspension.decision_id)}],
-                details={
-                    "suspended_from": suspension.effective_date.isoformat(),
-                    "certified_on": state.last_certified_on.isoformat(),
-                    "back_pay_periods": periods,
-                    "back_pay_months": len(periods),
-                    "back_pay_amount": str(amount),
-                    "monthly_amounts": [str(a) for a in amounts],
-                },
-                run_id=run_id,
+            decisions.append(
+                {
+                    "person_id": person_id,
+                    "enrollment_id": int(enrollment.enrollment_id),
+                    "kind": "resumed",
+                    "effective_date": resumes_on,
+                    "decided_on": as_of,
+                    "rule": RULE_RESUMED,
+                    "catalog_version": catalog.version,
+                    "evidence": [{"source": "decisions", "record_id": str(suspension.decision_id)}],
+                    "details": {
+                        "suspended_from": suspension.effective_date.isoformat(),
+                        "certified_on": state.last_certified_on.isoformat(),
+                        "back_pay_periods": periods,
+                        "back_pay_months": len(periods),
+                        "back_pay_amount": str(amount),
+                        "monthly_amounts": [str(a) for a in amounts],
+                    },
+                    "run_id": run_id,
+                }
             )
-            apply_enrollment_transition(
-                connection, int(enrollment.enrollment_id), "active", decision_id=decision_id
-            )
-            connection.execute(
-                insert(back_pay_t).values(
-                    enrollment_id=int(enrollment.enrollment_id),
-                    person_id=person_id,
-                    decision_id=decision_id,
-                    months=len(periods),
-                    periods=periods,
-                    amount=amount,
-                    resumes_on=resumes_on,
-                    decided_on=as_of,
-                )
-            )
-            resumed_programs.append(str(enrollment.program))
-            person_months = max(person_months, len(periods))
-            person_amount += amount
-            counts.resumed += 1
-            counts.back_pay_months += len(periods)
-            counts.back_pay_amount += amount
-        if resumed_programs and enqueue(
+            resumed.append((enrollment, person_id, periods, amount, resumes_on))
+    if not decisions:
+        return
+    decision_ids = record_decisions(connection, decisions)
+    counts.wrote("resumptions", "decisions", len(decision_ids))
+    counts.wrote(
+        "resumptions",
+        "status_events",
+        apply_enrollment_transitions(
             connection,
-            person_id=person_id,
-            phone=person.phone,
-            reason="resumed",
-            period_key=resumes_on.isoformat(),
-            params={
-                "name": person.name or "",
-                "programs": _programs_text(catalog, resumed_programs),
+            [
+                EnrollmentChange(int(enrollment.enrollment_id), "active", decision_id, resumes_on)
+                for (enrollment, _, _, _, resumes_on), decision_id in zip(
+                    resumed, decision_ids, strict=True
+                )
+            ],
+        ),
+    )
+    insert_rows(
+        connection,
+        back_pay_t,
+        [
+            {
+                "enrollment_id": int(enrollment.enrollment_id),
+                "person_id": person_id,
+                "decision_id": decision_id,
+                "months": len(periods),
+                "periods": periods,
+                "amount": amount,
+                "resumes_on": resumes_on,
+                "decided_on": as_of,
+            }
+            for (enrollment, person_id, periods, amount, resumes_on), decision_id in zip(
+                resumed, decision_ids, strict=True
+            )
+        ],
+    )
+    counts.wrote("resumptions", "back_pay", len(resumed))
+    per_person: dict[int, tuple[list[str], int, Decimal, dt.date]] = {}
+    for enrollment, person_id, periods, amount, resumes_on in resumed:
+        programs, months, total, _ = per_person.get(person_id, ([], 0, Decimal("0"), resumes_on))
+        per_person[person_id] = (
+            [*programs, str(enrollment.program)],
+            max(months, len(periods)),
+            total + amount,
+            resumes_on,
+        )
+        counts.resumed += 1
+        counts.back_pay_months += len(periods)
+        counts.back_pay_amount += amount
+    requests = [
+        SmsRequest(
+            person_id,
+            people[person_id].phone,
+            "resumed",
+            resumes_on.isoformat(),
+            {
+                "name": people[person_id].name or "",
+                "programs": _programs_text(catalog, programs),
                 "resumed_from": resumes_on,
-                "back_pay_months": person_months,
-                "back_pay_amount": f"{person_amount:.2f}",
+                "back_pay_months": months,
+                "back_pay_amount": f"{total:.2f}",
             },
-            now=_now(as_of),
-        ):
-            counts.messages += 1
+        )
+        for person_id, (programs, months, total, resumes_on) in per_person.items()
+    ]
+    counts.wrote("resumptions", "outbox", sum(_queue(connection, requests, as_of, counts)))
 
 
 # ----------------------------------------------------------------------------- 4. certified
@@ -631,6 +753,7 @@ def notify_certified(
         .group_by(decisions_t.c.person_id)
         .subquery()
     )
+    # Only what may still need telling: alive, and certified past what they were told.
     rows = connection.execute(
         select(
             decisions_t.c.person_id,
@@ -638,62 +761,72 @@ def notify_certified(
             decisions_t.c.effective_date,
             decisions_t.c.valid_until,
             decisions_t.c.channel,
-            decisions_t.c.evidence,
+            # the SMS names the evidence: the type of the decision's first record
+            decisions_t.c.evidence[(0, "evidence_type")].as_string().label("evidence_type"),
             notices_t.c.valid_until.label("told_until"),
-            state_t.c.status,
-            state_t.c.valid_until.label("state_valid_until"),
+            people_t.c.name,
+            people_t.c.phone,
         )
         .select_from(
             latest.join(decisions_t, decisions_t.c.decision_id == latest.c.decision_id)
             .join(state_t, state_t.c.person_id == decisions_t.c.person_id)
+            .join(people_t, people_t.c.person_id == decisions_t.c.person_id)
             .outerjoin(notices_t, notices_t.c.person_id == decisions_t.c.person_id)
         )
-        .order_by(decisions_t.c.person_id)
+        .where(
+            state_t.c.status == "alive",
+            decisions_t.c.valid_until.is_not(None),
+            or_(
+                notices_t.c.valid_until.is_(None),
+                decisions_t.c.valid_until > notices_t.c.valid_until,
+            ),
+        )
     ).all()
+    rows = sorted(rows, key=lambda row: int(row.person_id))  # here, not in SQL: see reminders
     window = dt.timedelta(days=parameters.certified_notice_window_days)
     to_tell = [
         row
         for row in rows
-        if row.status == "alive"
-        and row.valid_until is not None
-        and (
-            row.told_until is None
-            or (row.valid_until > row.told_until and row.effective_date >= row.told_until - window)
-        )
+        if row.told_until is None or row.effective_date >= row.told_until - window
     ]
-    certified_ids = [int(row.person_id) for row in rows if row.status == "alive"]
-    counts.visit_tasks_cancelled += _cancel_tasks_of_certified(connection, certified_ids, as_of)
+    cancelled = _cancel_tasks_of_certified(connection, as_of)
+    counts.visit_tasks_cancelled += cancelled
+    counts.wrote("certified", "visit_tasks", cancelled)
     if not to_tell:
         return
-    people = _person_rows(connection, [int(r.person_id) for r in to_tell])
-    for row in to_tell:
-        person = people[int(row.person_id)]
-        evidence_name, evidence_date = _evidence_label(catalog, row)
-        if enqueue(
-            connection,
-            person_id=int(row.person_id),
-            phone=person.phone,
-            reason="certified",
-            period_key=row.valid_until.isoformat(),
-            params={
-                "name": person.name or "",
-                "evidence_date": evidence_date,
-                "evidence_name": evidence_name,
+    requests = [
+        SmsRequest(
+            int(row.person_id),
+            row.phone,
+            "certified",
+            row.valid_until.isoformat(),
+            {
+                "name": row.name or "",
+                "evidence_date": row.effective_date,
+                "evidence_name": _evidence_label(catalog, row.channel, row.evidence_type),
                 "valid_until": row.valid_until,
             },
-            now=_now(as_of),
-        ):
-            counts.messages += 1
-        counts.certified_notices += 1
-        values = {"valid_until": row.valid_until, "notified_on": as_of}
-        if row.told_until is None:
-            connection.execute(insert(notices_t).values(person_id=int(row.person_id), **values))
-        else:
-            connection.execute(
-                update(notices_t)
-                .where(notices_t.c.person_id == int(row.person_id))
-                .values(**values)
-            )
+        )
+        for row in to_tell
+    ]
+    counts.wrote("certified", "outbox", sum(_queue(connection, requests, as_of, counts)))
+    counts.certified_notices += len(to_tell)
+    told = [
+        {"person_id": int(r.person_id), "valid_until": r.valid_until, "notified_on": as_of}
+        for r in to_tell
+    ]
+    insert_rows(
+        connection,
+        notices_t,
+        [n for n, r in zip(told, to_tell, strict=True) if r.told_until is None],
+    )
+    update_rows(
+        connection,
+        notices_t,
+        "person_id",
+        [n for n, r in zip(told, to_tell, strict=True) if r.told_until is not None],
+    )
+    counts.wrote("certified", "certification_notices", len(told))
 
 
 CHANNEL_LABELS = {
@@ -703,59 +836,67 @@ CHANNEL_LABELS = {
 }
 
 
-def _evidence_label(catalog: Catalog, row: Any) -> tuple[str, dt.date]:
-    records = list(row.evidence or [])
-    if row.channel in CHANNEL_LABELS or not records:
-        return CHANNEL_LABELS.get(str(row.channel), "认证"), row.effective_date
-    record = records[0]
-    evidence_type = catalog.evidence_types.get(str(record.get("evidence_type")))
-    return (
-        evidence_type.name_zh if evidence_type else str(record.get("evidence_type"))
-    ), row.effective_date
+def _evidence_label(catalog: Catalog, channel: str | None, evidence_type: str | None) -> str:
+    """How the 'certified' SMS names what certified: the channel of a manual certification,
+    else the evidence type's Chinese name."""
+    if channel in CHANNEL_LABELS or not evidence_type:
+        return CHANNEL_LABELS.get(str(channel), "认证")
+    known = catalog.evidence_types.get(evidence_type)
+    return known.name_zh if known else evidence_type
 
 
-def _cancel_tasks_of_certified(
-    connection: Connection, person_ids: Sequence[int], as_of: dt.date
-) -> int:
-    """Open visit tasks of people now certified past the task's due date are cancelled."""
-    cancelled = 0
-    for chunk in _chunks(sorted(set(person_ids))):
-        open_tasks = connection.execute(
+def _cancel_tasks_of_certified(connection: Connection, as_of: dt.date) -> int:
+    """Open visit tasks of people now certified past the task's due date are cancelled.
+
+    A task is due on the expiry it was made for, and only a certification moves a person's
+    expiry on: every open task whose person is now valid past its due date was overtaken by
+    a certification (read through the open tasks, a few days of expiries).
+    """
+    task_ids = [
+        int(task_id)
+        for (task_id,) in connection.execute(
             select(tasks_t.c.task_id)
             .select_from(tasks_t.join(state_t, state_t.c.person_id == tasks_t.c.person_id))
             .where(
-                tasks_t.c.person_id.in_(chunk),
                 tasks_t.c.status == "open",
+                state_t.c.status == "alive",
                 state_t.c.valid_until > tasks_t.c.due_date,
             )
-        ).all()
-        for (task_id,) in open_tasks:
-            connection.execute(
-                update(tasks_t)
-                .where(tasks_t.c.task_id == task_id)
-                .values(status="cancelled", outcome="certified_otherwise", closed_on=as_of)
-            )
-            cancelled += 1
-    return cancelled
+        )
+    ]
+    for chunk in _chunks(task_ids):
+        connection.execute(
+            update(tasks_t)
+            .where(among(connection, tasks_t.c.task_id, chunk))
+            .values(status="cancelled", outcome="certified_otherwise", closed_on=as_of)
+        )
+    return len(task_ids)
 
 
 def _close_tasks(
     connection: Connection, person_ids: Sequence[int], as_of: dt.date, status: str, outcome: str
-) -> None:
-    connection.execute(
-        update(tasks_t)
-        .where(tasks_t.c.person_id.in_(list(person_ids)), tasks_t.c.status == "open")
-        .values(status=status, outcome=outcome, closed_on=as_of)
-    )
+) -> int:
+    closed = 0
+    for chunk in _chunks(sorted(set(person_ids))):
+        result = connection.execute(
+            update(tasks_t)
+            .where(among(connection, tasks_t.c.person_id, chunk), tasks_t.c.status == "open")
+            .values(status=status, outcome=outcome, closed_on=as_of)
+        )
+        closed += int(result.rowcount or 0)
+    return closed
 
 
 def _release_holds(connection: Connection, person_ids: Sequence[int], as_of: dt.date) -> int:
-    result = connection.execute(
-        update(holds_t)
-        .where(holds_t.c.person_id.in_(list(person_ids)), holds_t.c.status == "held")
-        .values(status="released", resolved_on=as_of)
-    )
-    return int(result.rowcount or 0)
+    released = 0
+    for chunk in _chunks(sorted(set(person_ids))):
+        result = connection.execute(
+            update(holds_t)
+            .where(among(connection, holds_t.c.person_id, chunk), holds_t.c.status == "held")
+            .values(status="released", resolved_on=as_of)
+        )
+        released += int(result.rowcount or 0)
+    return released
 
 
 # ----------------------------------------------------------------------------- 5. reminders
@@ -826,7 +967,8 @@ def send_reminders(
             state_t.c.valid_until >= as_of,
             window,
         )
-        .order_by(state_t.c.person_id)
+        # no ORDER BY: SQLite would walk every state row in person order rather than sort
+        # a day's worth read through valid_until
     ).all()
     per_person: dict[int, tuple[dt.date, set[Step]]] = {}
     for person_id, valid_until, program in rows:
@@ -850,61 +992,85 @@ def send_reminders(
     if not sms_due and not visit_due:
         return
     people = _person_rows(connection, list(sms_due) + list(visit_due))
-    now = _now(as_of)
-    for person_id, step in sorted(sms_due.items()):
-        person = people[person_id]
-        valid_until = per_person[person_id][0]
-        reason = f"reminder_{step.days}"
-        if enqueue(
-            connection,
-            person_id=person_id,
-            phone=person.phone,
-            reason=reason,
-            period_key=valid_until.isoformat(),
-            params={
-                "name": person.name or "",
-                "valid_until": valid_until,
-                "days_left": (valid_until - as_of).days,
+    reminders = [
+        SmsRequest(
+            person_id,
+            people[person_id].phone,
+            f"reminder_{step.days}",
+            per_person[person_id][0].isoformat(),
+            {
+                "name": people[person_id].name or "",
+                "valid_until": per_person[person_id][0],
+                "days_left": (per_person[person_id][0] - as_of).days,
             },
-            now=now,
-        ):
-            counts.messages += 1
-            counts.reminders[reason] = counts.reminders.get(reason, 0) + 1
-    for person_id, _step in sorted(visit_due.items()):
-        person = people[person_id]
-        valid_until = per_person[person_id][0]
-        exists = connection.execute(
-            select(tasks_t.c.task_id).where(
-                tasks_t.c.person_id == person_id,
-                tasks_t.c.reason == parameters.visit_reason,
-                tasks_t.c.due_date == valid_until,
-            )
-        ).first()
-        if exists is not None:
-            continue
-        connection.execute(
-            insert(tasks_t).values(
-                person_id=person_id,
-                grid_code=person.grid_code,
-                due_date=valid_until,
-                reason=parameters.visit_reason,
-                status="open",
-                attempts=0,
-                created_on=as_of,
-                run_id=run_id,
+        )
+        for person_id, step in sorted(sms_due.items())
+    ]
+    for request, queued in zip(
+        reminders, _queue(connection, reminders, as_of, counts), strict=True
+    ):
+        if queued:
+            counts.reminders[request.reason] = counts.reminders.get(request.reason, 0) + 1
+            counts.wrote("reminders", "outbox")
+    new_tasks = _new_visit_tasks(
+        connection,
+        {person_id: per_person[person_id][0] for person_id in visit_due},
+        parameters.visit_reason,
+    )
+    if not new_tasks:
+        return
+    insert_rows(
+        connection,
+        tasks_t,
+        [
+            {
+                "person_id": person_id,
+                "grid_code": people[person_id].grid_code,
+                "due_date": valid_until,
+                "reason": parameters.visit_reason,
+                "status": "open",
+                "attempts": 0,
+                "created_on": as_of,
+                "run_id": run_id,
+            }
+            for person_id, valid_until in new_tasks
+        ],
+    )
+    counts.visit_tasks += len(new_tasks)
+    counts.wrote("reminders", "visit_tasks", len(new_tasks))
+    scheduled = [
+        SmsRequest(
+            person_id,
+            people[person_id].phone,
+            "visit_scheduled",
+            valid_until.isoformat(),
+            {"name": people[person_id].name or "", "valid_until": valid_until},
+        )
+        for person_id, valid_until in new_tasks
+    ]
+    counts.wrote("reminders", "outbox", sum(_queue(connection, scheduled, as_of, counts)))
+
+
+def _new_visit_tasks(
+    connection: Connection, due_dates: Mapping[int, dt.date], reason: str
+) -> list[tuple[int, dt.date]]:
+    """(person, due date) of the visits wanted that have no task yet (a task is unique per
+    person, reason and due date), by person."""
+    existing: set[tuple[int, dt.date]] = set()
+    for chunk in _chunks(sorted(due_dates)):
+        existing.update(
+            (int(person_id), due_date)
+            for person_id, due_date in connection.execute(
+                select(tasks_t.c.person_id, tasks_t.c.due_date).where(
+                    among(connection, tasks_t.c.person_id, chunk), tasks_t.c.reason == reason
+                )
             )
         )
-        counts.visit_tasks += 1
-        if enqueue(
-            connection,
-            person_id=person_id,
-            phone=person.phone,
-            reason="visit_scheduled",
-            period_key=valid_until.isoformat(),
-            params={"name": person.name or "", "valid_until": valid_until},
-            now=now,
-        ):
-            counts.messages += 1
+    return [
+        (person_id, due_date)
+        for person_id, due_date in sorted(due_dates.items())
+        if (person_id, due_date) not in existing
+    ]
 
 
 # ----------------------------------------------------------------------------- 6. suspension
@@ -923,14 +1089,19 @@ def due_suspensions(
 ) -> list[DueSuspension]:
     """Active enrollments of alive people whose certification has expired (valid_until <
     as_of), not waiting for an officer (spike holds); since the previous run, plus every
-    still-open stale-source hold (a first run looks at everyone)."""
-    query = (
-        select(
-            state_t.c.person_id,
-            enrollments_t.c.enrollment_id,
-            enrollments_t.c.program,
-            state_t.c.valid_until,
-        )
+    still-open stale-source hold (a first run looks at everyone).
+
+    Read through the expiry index (a day's expiries) and the open holds, never the whole
+    enrollment table: two small queries instead of one whose OR no index can serve.
+    """
+    columns = (
+        state_t.c.person_id,
+        enrollments_t.c.enrollment_id,
+        enrollments_t.c.program,
+        state_t.c.valid_until,
+    )
+    expired = (
+        select(*columns)
         .select_from(state_t.join(enrollments_t, enrollments_t.c.person_id == state_t.c.person_id))
         .where(
             state_t.c.status == "alive",
@@ -938,22 +1109,34 @@ def due_suspensions(
             state_t.c.valid_until < as_of,
         )
     )
+    found: dict[int, DueSuspension] = {}
+    queries = [expired]
     if since is not None:
-        held = select(holds_t.c.enrollment_id).where(holds_t.c.status == "held")
-        query = query.where(
-            (state_t.c.valid_until >= since - dt.timedelta(days=1))
-            | enrollments_t.c.enrollment_id.in_(held)
+        queries = [
+            expired.where(state_t.c.valid_until >= since - dt.timedelta(days=1)),
+            expired.where(
+                enrollments_t.c.enrollment_id.in_(
+                    select(holds_t.c.enrollment_id).where(holds_t.c.status == "held")
+                )
+            ),
+        ]
+    for query in queries:
+        for person_id, enrollment_id, program, valid_until in connection.execute(query):
+            found[int(enrollment_id)] = DueSuspension(
+                int(person_id), int(enrollment_id), str(program), valid_until + dt.timedelta(days=1)
+            )
+    waiting = {
+        int(enrollment_id)
+        for (enrollment_id,) in connection.execute(
+            select(holds_t.c.enrollment_id).where(
+                holds_t.c.status == "held", holds_t.c.rule == "suspension_spike"
+            )
         )
-    waiting = select(holds_t.c.enrollment_id).where(
-        holds_t.c.status == "held", holds_t.c.rule == "suspension_spike"
+    }
+    return sorted(
+        (due for enrollment_id, due in found.items() if enrollment_id not in waiting),
+        key=lambda due: (due.person_id, due.enrollment_id),
     )
-    query = query.where(enrollments_t.c.enrollment_id.notin_(waiting))
-    return [
-        DueSuspension(int(p), int(e), str(prog), valid_until + dt.timedelta(days=1))
-        for p, e, prog, valid_until in connection.execute(
-            query.order_by(state_t.c.person_id, enrollments_t.c.enrollment_id)
-        )
-    ]
 
 
 def latest_certifying_sources(
@@ -965,7 +1148,9 @@ def latest_certifying_sources(
     for chunk in _chunks(sorted(set(person_ids))):
         latest = (
             select(func.max(decisions_t.c.decision_id))
-            .where(decisions_t.c.person_id.in_(chunk), decisions_t.c.kind == "certified")
+            .where(
+                among(connection, decisions_t.c.person_id, chunk), decisions_t.c.kind == "certified"
+            )
             .group_by(decisions_t.c.person_id)
         )
         for person_id, channel, evidence in connection.execute(
@@ -979,6 +1164,50 @@ def latest_certifying_sources(
     return found
 
 
+def suspend_many(
+    connection: Connection,
+    catalog: Catalog,
+    dues: Sequence[DueSuspension],
+    as_of: dt.date,
+    run_id: int | None,
+    details: Sequence[Mapping[str, Any] | None] | None = None,
+) -> list[int]:
+    """Suspend enrollments at expiry: their decisions (one bulk insert), then their
+    transitions (one bulk apply, with the events); the decision ids, in order. `details`,
+    when given, adds to each decision's details (one entry per due suspension)."""
+    if not dues:
+        return []
+    extra = list(details) if details is not None else [None] * len(dues)
+    decision_ids = record_decisions(
+        connection,
+        [
+            {
+                "person_id": due.person_id,
+                "enrollment_id": due.enrollment_id,
+                "kind": "suspended",
+                "effective_date": due.effective_date,
+                "decided_on": as_of,
+                "rule": RULE_EXPIRED,
+                "catalog_version": catalog.version,
+                "details": {
+                    "expired_on": (due.effective_date - dt.timedelta(days=1)).isoformat(),
+                    **(more or {}),
+                },
+                "run_id": run_id,
+            }
+            for due, more in zip(dues, extra, strict=True)
+        ],
+    )
+    apply_enrollment_transitions(
+        connection,
+        [
+            EnrollmentChange(due.enrollment_id, "suspended", decision_id, due.effective_date)
+            for due, decision_id in zip(dues, decision_ids, strict=True)
+        ],
+    )
+    return decision_ids
+
+
 def suspend(
     connection: Connection,
     catalog: Catalog,
@@ -986,34 +1215,9 @@ def suspend(
     as_of: dt.date,
     run_id: int | None,
     details: dict[str, Any] | None = None,
-    changes: list[EnrollmentChange] | None = None,
 ) -> int:
-    """Suspend one enrollment at expiry: the decision, then the transition (or, with
-    `changes`, the transition added to the caller's list)."""
-    decision_id = record_decision(
-        connection,
-        person_id=due.person_id,
-        enrollment_id=due.enrollment_id,
-        kind="suspended",
-        effective_date=due.effective_date,
-        decided_on=as_of,
-        rule=RULE_EXPIRED,
-        catalog_version=catalog.version,
-        details={
-            "expired_on": (due.effective_date - dt.timedelta(days=1)).isoformat(),
-            **(details or {}),
-        },
-        run_id=run_id,
-    )
-    if changes is None:
-        apply_enrollment_transition(
-            connection, due.enrollment_id, "suspended", decision_id=decision_id
-        )
-    else:  # the caller applies many at once (one read of the statuses, one insert of events)
-        changes.append(
-            EnrollmentChange(due.enrollment_id, "suspended", decision_id, due.effective_date)
-        )
-    return decision_id
+    """Suspend one enrollment at expiry (see `suspend_many`); the decision id."""
+    return suspend_many(connection, catalog, [due], as_of, run_id, [details])[0]
 
 
 def suspend_expired(
@@ -1025,63 +1229,87 @@ def suspend_expired(
     findings: GuardFindings,
     guard: GuardParameters,
     since: dt.date | None,
-    active_recipients: int,
+    active_recipients: int | None = None,
 ) -> None:
-    """Suspend the enrollments due today unless the guard holds them (then a held row)."""
+    """Suspend the enrollments due today unless the guard holds them (then a held row).
+
+    `active_recipients` is the spike check's fallback baseline, needed only while the run
+    history is short: None counts them then (a read of every enrollment), not every day.
+    """
     from lifesign.lifecycle.guard import check_spike
 
-    counts.holds_released += _release_stale_holds(connection, as_of)
+    released = _release_stale_holds(connection, as_of)
+    counts.holds_released += released
+    counts.wrote("suspensions", "held_suspensions", released)
     due = due_suspensions(connection, as_of, since)
     persons = sorted({d.person_id for d in due})
     counts.suspensions_due = max(counts.suspensions_due, len(persons))
-    findings.spike = check_spike(connection, as_of, len(persons), active_recipients, guard)
+    findings.spike = check_spike(
+        connection,
+        as_of,
+        len(persons),
+        active_recipients
+        if active_recipients is not None
+        else (lambda: active_recipient_count(connection)),
+        guard,
+    )
     if not due:
         return
     sources = latest_certifying_sources(connection, persons) if findings.problems else {}
-    suspended_programs: dict[int, list[str]] = defaultdict(list)
     open_holds = {
         int(enrollment_id): int(hold_id)
         for hold_id, enrollment_id in connection.execute(
             select(holds_t.c.hold_id, holds_t.c.enrollment_id).where(holds_t.c.status == "held")
         )
     }
-    changes: list[EnrollmentChange] = []
+    new_holds: list[dict[str, Any]] = []
+    held_again: list[dict[str, Any]] = []
+    to_suspend: list[DueSuspension] = []
     for item in due:
         held = hold_reason(findings, guard, sources.get(item.person_id))
-        existing = open_holds.get(item.enrollment_id)
-        if held is not None:
-            rule, reason = held
-            if existing is None:
-                connection.execute(
-                    insert(holds_t).values(
-                        run_id=run_id,
-                        person_id=item.person_id,
-                        enrollment_id=item.enrollment_id,
-                        effective_date=item.effective_date,
-                        rule=rule,
-                        reason=reason,
-                        status="held",
-                    )
-                )
-            else:  # held again: today's reason replaces yesterday's, the run stays the first
-                connection.execute(
-                    update(holds_t)
-                    .where(holds_t.c.hold_id == existing)
-                    .values(rule=rule, reason=reason)
-                )
-            counts.held += 1
-            counts.held_by_rule[rule] = counts.held_by_rule.get(rule, 0) + 1
+        if held is None:
+            to_suspend.append(item)
             continue
-        decision_id = suspend(connection, catalog, item, as_of, run_id, changes=changes)
-        if existing is not None:
-            connection.execute(
-                update(holds_t)
-                .where(holds_t.c.hold_id == existing)
-                .values(status="applied", resolved_on=as_of, decision_id=decision_id)
+        rule, reason = held
+        existing = open_holds.get(item.enrollment_id)
+        if existing is None:
+            new_holds.append(
+                {
+                    "run_id": run_id,
+                    "person_id": item.person_id,
+                    "enrollment_id": item.enrollment_id,
+                    "effective_date": item.effective_date,
+                    "rule": rule,
+                    "reason": reason,
+                    "status": "held",
+                }
             )
+        else:  # held again: today's reason replaces yesterday's, the run stays the first
+            held_again.append({"hold_id": existing, "rule": rule, "reason": reason})
+        counts.held += 1
+        counts.held_by_rule[rule] = counts.held_by_rule.get(rule, 0) + 1
+    insert_rows(connection, holds_t, new_holds)
+    update_rows(connection, holds_t, "hold_id", held_again)
+    counts.wrote("suspensions", "held_suspensions", len(new_holds) + len(held_again))
+    decision_ids = suspend_many(connection, catalog, to_suspend, as_of, run_id)
+    counts.suspended += len(to_suspend)
+    counts.wrote("suspensions", "decisions", len(decision_ids))
+    counts.wrote("suspensions", "status_events", len(decision_ids))
+    applied = [
+        {
+            "hold_id": open_holds[item.enrollment_id],
+            "status": "applied",
+            "resolved_on": as_of,
+            "decision_id": decision_id,
+        }
+        for item, decision_id in zip(to_suspend, decision_ids, strict=True)
+        if item.enrollment_id in open_holds
+    ]
+    update_rows(connection, holds_t, "hold_id", applied)
+    counts.wrote("suspensions", "held_suspensions", len(applied))
+    suspended_programs: dict[int, list[str]] = defaultdict(list)
+    for item in to_suspend:
         suspended_programs[item.person_id].append(item.program)
-        counts.suspended += 1
-    apply_enrollment_transitions(connection, changes)
     notify_suspended(connection, catalog, as_of, suspended_programs, counts, due)
 
 
@@ -1089,7 +1317,7 @@ def notify_suspended(
     connection: Connection,
     catalog: Catalog,
     as_of: dt.date,
-    programs: dict[int, list[str]],
+    programs: Mapping[int, list[str]],
     counts: StepCounts,
     due: Sequence[DueSuspension],
 ) -> None:
@@ -1097,47 +1325,49 @@ def notify_suspended(
         return
     effective = {d.person_id: d.effective_date for d in due}
     people = _person_rows(connection, list(programs))
-    for person_id, codes in sorted(programs.items()):
-        person = people[person_id]
-        if enqueue(
-            connection,
-            person_id=person_id,
-            phone=person.phone,
-            reason="suspended",
-            period_key=(effective[person_id] - dt.timedelta(days=1)).isoformat(),
-            params={
-                "name": person.name or "",
+    requests = [
+        SmsRequest(
+            person_id,
+            people[person_id].phone,
+            "suspended",
+            (effective[person_id] - dt.timedelta(days=1)).isoformat(),
+            {
+                "name": people[person_id].name or "",
                 "programs": _programs_text(catalog, codes),
                 "suspended_from": effective[person_id],
             },
-            now=_now(as_of),
-        ):
-            counts.messages += 1
+        )
+        for person_id, codes in sorted(programs.items())
+    ]
+    counts.wrote("suspensions", "outbox", sum(_queue(connection, requests, as_of, counts)))
 
 
 def _release_stale_holds(connection: Connection, as_of: dt.date) -> int:
     """Held suspensions with nothing left to suspend: the person was certified since (valid
     again), died or left, or the enrollment is no longer active."""
-    stale = connection.execute(
-        select(holds_t.c.hold_id)
-        .select_from(
-            holds_t.join(
-                enrollments_t, enrollments_t.c.enrollment_id == holds_t.c.enrollment_id
-            ).join(state_t, state_t.c.person_id == holds_t.c.person_id)
+    stale = [
+        int(hold_id)
+        for (hold_id,) in connection.execute(
+            select(holds_t.c.hold_id)
+            .select_from(
+                holds_t.join(
+                    enrollments_t, enrollments_t.c.enrollment_id == holds_t.c.enrollment_id
+                ).join(state_t, state_t.c.person_id == holds_t.c.person_id)
+            )
+            .where(
+                holds_t.c.status == "held",
+                ~and_(
+                    enrollments_t.c.status == "active",
+                    state_t.c.status == "alive",
+                    state_t.c.valid_until < as_of,
+                ),
+            )
         )
-        .where(
-            holds_t.c.status == "held",
-            ~and_(
-                enrollments_t.c.status == "active",
-                state_t.c.status == "alive",
-                state_t.c.valid_until < as_of,
-            ),
-        )
-    ).all()
-    for (hold_id,) in stale:
+    ]
+    for chunk in _chunks(stale):
         connection.execute(
             update(holds_t)
-            .where(holds_t.c.hold_id == hold_id)
+            .where(among(connection, holds_t.c.hold_id, chunk))
             .values(status="released", resolved_on=as_of)
         )
     return len(stale)
@@ -1167,4 +1397,5 @@ __all__ = [
     "settle_deaths",
     "suspend",
     "suspend_expired",
+    "suspend_many",
 ]

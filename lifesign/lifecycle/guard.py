@@ -27,7 +27,7 @@ import datetime as dt
 import itertools
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -260,10 +260,13 @@ def check_spike(
     connection: Connection,
     as_of: dt.date,
     due: int,
-    active_recipients: int,
+    active_recipients: int | Callable[[], int],
     parameters: GuardParameters,
 ) -> SpikeCheck:
-    """Whether `due` suspensions today is far above normal (see the module docstring)."""
+    """Whether `due` suspensions today is far above normal (see the module docstring).
+
+    `active_recipients` may be a function: it is called only when the baseline needs it (a
+    history of fewer than `spike_min_history` runs)."""
     runs = Run.__table__
     history = connection.execute(
         select(runs.c.counts)
@@ -276,7 +279,8 @@ def check_spike(
         baseline = float(statistics.median(dues))
         kind: Literal["median_of_runs", "recipients_per_365"] = "median_of_runs"
     else:
-        baseline = active_recipients / 365.0
+        recipients = active_recipients() if callable(active_recipients) else active_recipients
+        baseline = recipients / 365.0
         kind = "recipients_per_365"
     threshold = max(parameters.spike_factor * baseline, float(parameters.spike_floor))
     return SpikeCheck(due, baseline, kind, threshold, due > threshold)

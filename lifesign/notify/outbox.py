@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 from sqlalchemy import Connection, Engine, Row, Table, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from lifesign.errors import LifesignError
 from lifesign.notify.config import NotifyConfig, RetryPolicy, load_notify_config
 from lifesign.notify.gateways.base import Gateway, OutgoingMessage, SendResult
 from lifesign.notify.models import OutboxMessage
-from lifesign.notify.templates import DEFAULT_LANG, load_templates
+from lifesign.notify.templates import DEFAULT_LANG, TemplateSet, load_templates
+from lifesign.store.bulk import insert_new
 
 log = logging.getLogger(__name__)
 
@@ -175,27 +175,26 @@ def enqueue_many(
 ) -> list[EnqueueOutcome]:
     """Queue many SMS in the caller's transaction; the outcome of each, in order.
 
-    Every body is rendered first (a TemplateError queues nothing), then the new messages go
-    in with multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING statements (SQLAlchemy's
-    "insertmanyvalues": a thousand rows a statement, on SQLite and PostgreSQL alike). The
-    UNIQUE(person_id, reason, period_key) constraint is what keeps a message at most once,
-    here as in `enqueue`: a message already in the outbox, or repeated earlier in the same
-    call, is 'duplicate'; one without a phone is 'no_phone'.
+    Every body is rendered first (a TemplateError queues nothing), then the new messages are
+    written with one executemany (`lifesign.store.bulk.insert_new`: INSERT ... ON CONFLICT
+    (person_id, reason, period_key) DO NOTHING). The UNIQUE constraint is what keeps a
+    message at most once, here as in `enqueue`: a message already in the outbox, or repeated
+    earlier in the same call, is 'duplicate'; one without a phone is 'no_phone'.
     """
     config = config or load_notify_config()
-    wanted = list(requests)
     outcomes: list[EnqueueOutcome] = []
     rows: list[dict[str, Any]] = []
     first_of: dict[tuple[int, str, str], int] = {}
+    templates: dict[str, TemplateSet] = {}
     moment = to_utc(now, config)
-    for position, request in enumerate(wanted):
+    for position, request in enumerate(requests):
         number = "".join((request.phone or "").split())
         if not number:
             outcomes.append("no_phone")
             continue
-        rendered = load_templates(request.lang, sms=config.sms).render(
-            request.reason, request.params
-        )
+        if request.lang not in templates:
+            templates[request.lang] = load_templates(request.lang, sms=config.sms)
+        rendered = templates[request.lang].render(request.reason, request.params)
         segments = config.sms.segments(rendered.body)
         if segments > config.sms.max_segments:
             log.warning(
@@ -225,26 +224,11 @@ def enqueue_many(
                 "created_at": moment,
             }
         )
-    if not rows:
-        return outcomes
-    statement = _insert_new(connection).returning(
-        outbox.c.person_id, outbox.c.reason, outbox.c.period_key
-    )
-    result = connection.execute(statement, rows)
-    for person_id, reason, period_key in result.all():
-        outcomes[first_of[(int(person_id), str(reason), str(period_key))]] = "queued"
+    if connection.dialect.name not in ("sqlite", "postgresql"):
+        raise OutboxError(f"the outbox does not support database {connection.dialect.name!r}", "")
+    for key in insert_new(connection, outbox, rows, unique=("person_id", "reason", "period_key")):
+        outcomes[first_of[key]] = "queued"
     return outcomes
-
-
-def _insert_new(connection: Connection) -> Any:
-    """INSERT INTO outbox ... ON CONFLICT (person_id, reason, period_key) DO NOTHING."""
-    dialect = connection.dialect.name
-    conflict = ["person_id", "reason", "period_key"]
-    if dialect == "postgresql":
-        return postgresql.insert(outbox).on_conflict_do_nothing(index_elements=conflict)
-    if dialect == "sqlite":
-        return sqlite.insert(outbox).on_conflict_do_nothing(index_elements=conflict)
-    raise OutboxError(f"the outbox does not support database {dialect!r}", "")
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,239 @@
+"""Bulk writes through the driver's own executemany, in the caller's transaction.
+
+SQLAlchemy's executemany runs every value of every row through its generic parameter
+machinery (some 40 µs a row); the daily run writes tens of thousands of rows a day (messages,
+notices, events). These functions hand the rows straight to the DBAPI cursor's `executemany`
+(sqlite3; psycopg pipelines it), each value converted by its column type's own bind processor
+— the conversion SQLAlchemy itself applies, so the rows read back exactly as if SQLAlchemy had
+written them. The cursor is the connection's, so the writes are part of its transaction.
+
+    insert_rows(connection, table, rows)                      # plain INSERT, many rows
+    insert_new(connection, table, rows, unique=("a", "b"))    # skip rows already there
+    update_rows(connection, table, "key_column", rows)        # UPDATE ... WHERE key = ...
+    select(...).where(among(connection, column, ids))         # column IN (many values)
+
+`among` is the read side: `column.in_(values)` renders one bound parameter per value, and
+SQLAlchemy takes quadratic time to name thousands of them; `among` passes the whole list as
+one parameter (a PostgreSQL array, a JSON array that SQLite's json_each unpacks).
+
+SQLite and PostgreSQL only (what lifesign runs on).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    Table,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+)
+
+from lifesign.errors import LifesignError, Location
+
+__all__ = ["among", "insert_new", "insert_rows", "update_rows"]
+
+# Keys per IN (...) list when reading what is already there (SQLite's bound-parameter limit
+# is 32766; PostgreSQL's 65535).
+_KEYS_PER_QUERY = 5000
+
+
+def _placeholder(connection: Connection) -> str:
+    dialect = connection.dialect
+    if dialect.name == "sqlite":
+        return "?"
+    if dialect.name == "postgresql":
+        return "%s"
+    raise LifesignError(
+        f"bulk writes do not support database {dialect.name!r}",
+        "lifesign runs on SQLite or PostgreSQL",
+        Location(key="database_url"),
+    )
+
+
+def among(
+    connection: Connection, column: ColumnElement[Any], values: Iterable[int | str]
+) -> ColumnElement[bool]:
+    """`column IN (values)` with the values in one bound parameter (ints or strings)."""
+    wanted = list(values)
+    if connection.dialect.name == "postgresql":
+        return column == any_(bindparam(None, wanted, type_=ARRAY(column.type)))
+    _placeholder(connection)  # SQLite, or a clear error
+    unpacked: Select[Any] = select(literal_column("value")).select_from(
+        func.json_each(bindparam(None, json.dumps(wanted), type_=String()))
+    )
+    return column.in_(unpacked)
+
+
+_CONVERTERS: dict[tuple[str, str, tuple[str, ...]], list[Callable[[Any], Any] | None]] = {}
+
+
+def _converters(
+    connection: Connection, table: Table, columns: Sequence[str]
+) -> list[Callable[[Any], Any] | None]:
+    """Each column's bind processor (made once per dialect, table and columns)."""
+    dialect = connection.dialect
+    key = (dialect.name, table.name, tuple(columns))
+    if key not in _CONVERTERS:
+        _CONVERTERS[key] = [
+            table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
+        ]
+    return _CONVERTERS[key]
+
+
+def _values(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    converters: Sequence[Callable[[Any], Any] | None],
+) -> list[tuple[Any, ...]]:
+    """The rows as parameter tuples, each value converted by its column's bind processor.
+
+    Column by column; a value that is the very object of the row before (the day of a run,
+    the moment of a batch of messages) is converted once.
+    """
+    converted: list[list[Any]] = []
+    for name, convert in zip(columns, converters, strict=True):
+        values = [row[name] for row in rows]
+        if convert is not None:
+            last: Any = object()
+            out: Any = None
+            for index, value in enumerate(values):
+                if value is not last:
+                    last, out = value, convert(value)
+                values[index] = out
+        converted.append(values)
+    return list(zip(*converted, strict=True))
+
+
+def _insert_sql(connection: Connection, table: Table, columns: Sequence[str]) -> str:
+    quote = connection.dialect.identifier_preparer
+    mark = _placeholder(connection)
+    return (
+        f"INSERT INTO {quote.format_table(table)} ({', '.join(quote.quote(c) for c in columns)}) "
+        f"VALUES ({', '.join(mark for _ in columns)})"
+    )
+
+
+def _cursor(connection: Connection) -> Any:
+    return connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+
+def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
+    """INSERT every row (mappings with the same keys); the rows written."""
+    if not rows:
+        return 0
+    columns = list(rows[0])
+    cursor = _cursor(connection)
+    try:
+        cursor.executemany(
+            _insert_sql(connection, table, columns),
+            _values(rows, columns, _converters(connection, table, columns)),
+        )
+    finally:
+        cursor.close()
+    return len(rows)
+
+
+def insert_new(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    unique: Sequence[str],
+) -> set[tuple[Any, ...]]:
+    """INSERT the rows whose `unique` columns (a unique constraint of the table) are not in
+    the table yet, and none twice; the keys (values of `unique`, as given) of the rows written.
+
+    Exact under concurrency on both databases: PostgreSQL answers, row by row, what its
+    INSERT ... ON CONFLICT DO NOTHING RETURNING wrote; SQLite lets one writer at a time
+    commit, and a transaction whose read went stale cannot write (SQLITE_BUSY), so what was
+    read as missing is what this transaction writes.
+    """
+    if not rows:
+        return set()
+    columns = list(rows[0])
+    first: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    for row in rows:
+        first.setdefault(tuple(row[name] for name in unique), row)
+    quote = connection.dialect.identifier_preparer
+    conflict = f" ON CONFLICT ({', '.join(quote.quote(c) for c in unique)}) DO NOTHING"
+    converters = _converters(connection, table, columns)
+    cursor = _cursor(connection)
+    try:
+        if connection.dialect.name == "postgresql":
+            cursor.executemany(
+                _insert_sql(connection, table, columns)
+                + conflict
+                + f" RETURNING {', '.join(quote.quote(c) for c in unique)}",
+                _values(list(first.values()), columns, converters),
+                returning=True,
+            )
+            written: set[tuple[Any, ...]] = set()
+            while True:
+                written.update(tuple(found) for found in cursor.fetchall())
+                if not cursor.nextset():
+                    break
+            return {key for key in first if key in written}
+        present = _present(connection, table, unique, list(first))
+        new = {key: row for key, row in first.items() if key not in present}
+        if new:
+            cursor.executemany(
+                _insert_sql(connection, table, columns) + conflict,
+                _values(list(new.values()), columns, converters),
+            )
+        return set(new)
+    finally:
+        cursor.close()
+
+
+def _present(
+    connection: Connection, table: Table, unique: Sequence[str], keys: Sequence[tuple[Any, ...]]
+) -> set[tuple[Any, ...]]:
+    """Which of these keys the table already holds (read by the first key column's values)."""
+    present: set[tuple[Any, ...]] = set()
+    wanted = set(keys)
+    leading = sorted({key[0] for key in keys})
+    columns = [table.c[name] for name in unique]
+    for start in range(0, len(leading), _KEYS_PER_QUERY):
+        chunk = leading[start : start + _KEYS_PER_QUERY]
+        for found in connection.execute(
+            select(*columns).where(among(connection, columns[0], chunk))
+        ):
+            key = tuple(found)
+            if key in wanted:
+                present.add(key)
+    return present
+
+
+def update_rows(
+    connection: Connection, table: Table, key: str, rows: Sequence[Mapping[str, Any]]
+) -> int:
+    """UPDATE table SET <the rows' other columns> WHERE key = <the row's key>, for every row
+    (mappings with the same keys); the rows given."""
+    if not rows:
+        return 0
+    columns = [name for name in rows[0] if name != key]
+    quote = connection.dialect.identifier_preparer
+    mark = _placeholder(connection)
+    order = [*columns, key]
+    cursor = _cursor(connection)
+    try:
+        cursor.executemany(
+            f"UPDATE {quote.format_table(table)} SET "
+            + ", ".join(f"{quote.quote(c)} = {mark}" for c in columns)
+            + f" WHERE {quote.quote(key)} = {mark}",
+            _values(rows, order, _converters(connection, table, order)),
+        )
+    finally:
+        cursor.close()
+    return len(rows)
