@@ -18,15 +18,26 @@ like the pass's. Each function opens its own transaction and returns the decisio
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from sqlalchemy import Connection, Engine, Table, insert, select, update
 
 from lifesign.catalog import Catalog
-from lifesign.certify.ledger import current_state, ensure_person_state, record_decision
+from lifesign.certify.ledger import (
+    current_state,
+    ensure_person_state,
+    record_decision,
+    record_decisions,
+)
 from lifesign.certify.reviews import open_review
 from lifesign.certify.rules import add_months, rule_parameters
-from lifesign.certify.transitions import apply_enrollment_transition, apply_person_transition
+from lifesign.certify.transitions import (
+    EnrollmentChange,
+    apply_enrollment_transitions,
+    apply_person_transition,
+)
 from lifesign.errors import LifesignError, Location
 from lifesign.lifecycle import daily
 from lifesign.lifecycle.models import ManualCertification, VisitAttempt, VisitTask
@@ -462,6 +473,72 @@ def _evidence(reference: str, at_day: dt.date, evidence_type: str) -> list[dict[
     ]
 
 
+@dataclass(frozen=True)
+class EnrollmentEnd:
+    """What a person's new status does to one of their enrollments."""
+
+    enrollment_id: int
+    to_status: Literal["suspended", "terminated"]
+    details: dict[str, Any] | None = None
+
+
+def _decide_status(
+    connection: Connection,
+    catalog: Catalog,
+    *,
+    person_id: int,
+    status: Literal["deceased", "moved_away"],
+    effective_date: dt.date,
+    on: dt.date,
+    rule: str,
+    evidence: list[dict[str, Any]],
+    details: dict[str, Any],
+    enrollments: Sequence[EnrollmentEnd],
+) -> int:
+    """A person's status decided by a visit: the person's decision and transition, then each
+    enrollment's decision (resting on the person's) and transition, in bulk; the person's
+    decision id."""
+    decision_id = record_decision(
+        connection,
+        person_id=person_id,
+        kind=status,
+        effective_date=effective_date,
+        decided_on=on,
+        rule=rule,
+        catalog_version=catalog.version,
+        evidence=evidence,
+        channel="home_visit",
+        details=details,
+    )
+    apply_person_transition(connection, person_id, status, decision_id=decision_id)
+    enrollment_decisions = record_decisions(
+        connection,
+        [
+            {
+                "person_id": person_id,
+                "enrollment_id": end.enrollment_id,
+                "kind": end.to_status,
+                "effective_date": effective_date,
+                "decided_on": on,
+                "rule": rule,
+                "catalog_version": catalog.version,
+                "evidence": [{"source": "decisions", "record_id": str(decision_id)}],
+                "channel": "home_visit",
+                "details": end.details,
+            }
+            for end in enrollments
+        ],
+    )
+    apply_enrollment_transitions(
+        connection,
+        [
+            EnrollmentChange(end.enrollment_id, end.to_status, enrollment_decision, effective_date)
+            for end, enrollment_decision in zip(enrollments, enrollment_decisions, strict=True)
+        ],
+    )
+    return decision_id
+
+
 def _decease(
     connection: Connection,
     catalog: Catalog,
@@ -471,39 +548,29 @@ def _decease(
     worker: str,
     reference: str,
 ) -> int | None:
-    """A death seen by a visit: the same decisions as the pass's death rule."""
+    """A death seen by a visit: the same decisions as the pass's death rule (every
+    enrollment terminated from the death date)."""
     ensure_person_state(connection, [person_id])
     state = current_state(connection, person_id)
     if state.status == "deceased":
         return None
-    decision_id = record_decision(
+    return _decide_status(
         connection,
+        catalog,
         person_id=person_id,
-        kind="deceased",
+        status="deceased",
         effective_date=death_date,
-        decided_on=on,
+        on=on,
         rule=RULE_VISIT_DECEASED,
-        catalog_version=catalog.version,
         evidence=_evidence(reference, on, "home_visit_death"),
-        channel="home_visit",
         details={"worker": worker},
+        enrollments=[
+            EnrollmentEnd(enrollment_id, "terminated")
+            for enrollment_id, _program, _status in _enrollments(
+                connection, person_id, ("active", "suspended")
+            )
+        ],
     )
-    apply_person_transition(connection, person_id, "deceased", decision_id=decision_id)
-    for enrollment_id in _enrollments(connection, person_id, ("active", "suspended")):
-        terminated = record_decision(
-            connection,
-            person_id=person_id,
-            enrollment_id=enrollment_id,
-            kind="terminated",
-            effective_date=death_date,
-            decided_on=on,
-            rule=RULE_VISIT_DECEASED,
-            catalog_version=catalog.version,
-            evidence=[{"source": "decisions", "record_id": str(decision_id)}],
-            channel="home_visit",
-        )
-        apply_enrollment_transition(connection, enrollment_id, "terminated", decision_id=terminated)
-    return decision_id
 
 
 def _moved_away(
@@ -514,64 +581,49 @@ def _moved_away(
     worker: str,
     reference: str,
 ) -> int | None:
-    """Moved away: the person's status, then each enrollment per the program's on_status."""
+    """Moved away: the person's status, then each enrollment per the program's on_status
+    (suspend or terminate; one already so is left as it is)."""
     ensure_person_state(connection, [person_id])
     state = current_state(connection, person_id)
     if state.status != "alive":
         return None
-    decision_id = record_decision(
-        connection,
-        person_id=person_id,
-        kind="moved_away",
-        effective_date=on,
-        decided_on=on,
-        rule=RULE_VISIT_MOVED,
-        catalog_version=catalog.version,
-        evidence=_evidence(reference, on, "home_visit_moved_away"),
-        channel="home_visit",
-        details={"worker": worker},
-    )
-    apply_person_transition(connection, person_id, "moved_away", decision_id=decision_id)
-    for enrollment_id, program in connection.execute(
-        select(enrollments_t.c.enrollment_id, enrollments_t.c.program).where(
-            enrollments_t.c.person_id == person_id,
-            enrollments_t.c.status.in_(("active", "suspended")),
-        )
+    ends: list[EnrollmentEnd] = []
+    for enrollment_id, program, current in _enrollments(
+        connection, person_id, ("active", "suspended")
     ):
         action = (
             catalog.programs[program].on_status.get("moved_away", "suspend")
-            if (program in catalog.programs)
+            if program in catalog.programs
             else "suspend"
         )
-        to_status = "terminated" if action == "terminate" else "suspended"
-        current = connection.execute(
-            select(enrollments_t.c.status).where(enrollments_t.c.enrollment_id == enrollment_id)
-        ).scalar_one()
-        if current == to_status:
-            continue
-        change = record_decision(
-            connection,
-            person_id=person_id,
-            enrollment_id=int(enrollment_id),
-            kind="terminated" if to_status == "terminated" else "suspended",
-            effective_date=on,
-            decided_on=on,
-            rule=RULE_VISIT_MOVED,
-            catalog_version=catalog.version,
-            evidence=[{"source": "decisions", "record_id": str(decision_id)}],
-            channel="home_visit",
-            details={"on_status": action},
+        to_status: Literal["suspended", "terminated"] = (
+            "terminated" if action == "terminate" else "suspended"
         )
-        apply_enrollment_transition(connection, int(enrollment_id), to_status, decision_id=change)
-    return decision_id
+        if current != to_status:
+            ends.append(EnrollmentEnd(enrollment_id, to_status, {"on_status": action}))
+    return _decide_status(
+        connection,
+        catalog,
+        person_id=person_id,
+        status="moved_away",
+        effective_date=on,
+        on=on,
+        rule=RULE_VISIT_MOVED,
+        evidence=_evidence(reference, on, "home_visit_moved_away"),
+        details={"worker": worker},
+        enrollments=ends,
+    )
 
 
-def _enrollments(connection: Connection, person_id: int, statuses: tuple[str, ...]) -> list[int]:
+def _enrollments(
+    connection: Connection, person_id: int, statuses: tuple[str, ...]
+) -> list[tuple[int, str, str]]:
+    """(enrollment_id, program, status) of the person's enrollments in these statuses."""
     return [
-        int(e)
-        for e in connection.execute(
-            select(enrollments_t.c.enrollment_id).where(
-                enrollments_t.c.person_id == person_id, enrollments_t.c.status.in_(statuses)
-            )
-        ).scalars()
+        (int(enrollment_id), str(program), str(status))
+        for enrollment_id, program, status in connection.execute(
+            select(enrollments_t.c.enrollment_id, enrollments_t.c.program, enrollments_t.c.status)
+            .where(enrollments_t.c.person_id == person_id, enrollments_t.c.status.in_(statuses))
+            .order_by(enrollments_t.c.enrollment_id)
+        )
     ]
