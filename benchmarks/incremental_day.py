@@ -6,11 +6,19 @@ DIR is a Bozhou-scale home built by benchmarks/certify_pass.py (or bozhou_lake.p
 full pass has not run yet, it runs once (as of the lake's last day, untimed). Then:
 
 1. the daily run of the lake's last day, untimed: the first run of a home catches up (every
-   reminder due in the next 60 days, every expiry so far) — not a normal day;
+   reminder due in the next 60 days, every expiry so far, every death not settled) — not a
+   normal day. If the guard held that day's suspensions as a spike (a month of expiries at
+   once), they are confirmed as an officer would (untimed). Then quiet days (no new records,
+   untimed) until a week has passed since the full pass (which certified everyone on the
+   lake's last day: for `certified_lookback_days` the 'certified' step re-reads that mass)
+   and the guard has a week of runs to take its spike baseline from. So the timed day is a
+   normal one;
 2. one new day's records (~100 k, the mix and persons of the lake) appended to the lake as
    committed batches, one per daily source, as ingestion would;
-3. timed: `run_pass(..., 'incremental')` for that day, then the lifecycle of `run_day` for the
-   same day (its own pass finds nothing left to apply). Target: under 2 s together.
+3. timed: `run_pass(..., 'incremental')` for that day, then `run_day` for the same day (its
+   own pass finds nothing left to apply). Target: under 2 s together. Printed: the pass and
+   its phases, each step of the run with its seconds and the rows it wrote (table by table),
+   and the guard's view of the day (a held or spiking day is not a normal day: said so).
 
 Each run appends a new day after the last one, so the benchmark can be repeated on one home.
 """
@@ -53,6 +61,13 @@ def last_run_day(engine: object) -> dt.date | None:
     if value is None:
         return None
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def finished_runs(engine: object) -> int:
+    with engine.connect() as connection:  # type: ignore[attr-defined]
+        return int(
+            connection.execute(text("SELECT count(*) FROM runs WHERE status = 'finished'")).scalar()
+        )
 
 
 def append_day(settings: object, engine: object, day: dt.date, records: int, seed: int) -> int:
@@ -117,6 +132,7 @@ def main() -> None:
 
     from lifesign.catalog import load_catalog
     from lifesign.certify.passes import run_pass
+    from lifesign.lifecycle.parameters import load_guard_parameters, load_lifecycle_parameters
     from lifesign.lifecycle.run import run_day
     from lifesign.store import open_database
 
@@ -139,30 +155,126 @@ def main() -> None:
             f"first daily run, {lake_end} (catch-up, untimed): {seconds:.1f} s"
             f"; {report.counts.get('messages', 0):,} messages queued"
         )
+        confirm_held_spike(engine, catalog, report.run_id)
         last = lake_end
+    # Quiet days (no new records, untimed) until a day is a normal one: the full pass
+    # certified everyone on `lake_end`, and for `certified_lookback_days` (7) the 'certified'
+    # step re-reads that mass every day; and the guard's spike check takes its baseline from
+    # `spike_min_history` runs (before, it counts the active recipients: every enrollment).
+    settled_from = lake_end + dt.timedelta(days=load_lifecycle_parameters().certified_lookback_days)
+    quiet_days, started = 0, time.perf_counter()
+    while last < settled_from or finished_runs(engine) < load_guard_parameters().spike_min_history:
+        last += dt.timedelta(days=1)
+        report = run_day(settings, last, engine=engine, catalog=catalog, settle_seconds=0)
+        confirm_held_spike(engine, catalog, report.run_id)
+        quiet_days += 1
+    if quiet_days:
+        print(
+            f"{quiet_days} quiet day(s) to {last}, each day's schedule (untimed): "
+            f"{time.perf_counter() - started:.1f} s"
+        )
     day = last + dt.timedelta(days=1)
     started = time.perf_counter()
     rows = append_day(settings, engine, day, args.records, args.seed)
     print(f"appended {rows:,} records dated {day} in {time.perf_counter() - started:.1f} s")
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     passed = run_pass(settings, engine, catalog, day, "incremental")
     pass_seconds = time.perf_counter() - started
+    pass_cpu = time.process_time() - cpu_started
+    clock = CpuClock()
     started = time.perf_counter()
-    report = run_day(settings, day, engine=engine, catalog=catalog, settle_seconds=0)
+    report = run_day(
+        settings, day, engine=engine, catalog=catalog, settle_seconds=0, progress=clock.step
+    )
     day_seconds = time.perf_counter() - started
     total = pass_seconds + day_seconds
     print(
-        f"\nincremental pass of {day}: {pass_seconds:.2f} s "
+        f"\nincremental pass of {day}: {pass_seconds:.2f} s ({pass_cpu:.2f} s CPU) "
         f"({passed.records:,} records, {passed.decisions:,} decisions; "
         + ", ".join(f"{k} {v:.2f} s" for k, v in passed.phases.items())
         + ")"
     )
-    print(f"run_day of {day} (lifecycle; its pass finds nothing new): {day_seconds:.2f} s")
+    print(f"run_day of {day} (its pass finds nothing new): {day_seconds:.2f} s")
+    print_steps(report.phases, clock.seconds, report.counts.get("written", {}))
     print(f"together: {total:.2f} s (target < 2 s; ratio to target {total / 2:.2f})")
     print(
         "lifecycle counts: "
-        + ", ".join(f"{k} {v}" for k, v in report.counts.items() if isinstance(v, (int, str)) and v)
+        + ", ".join(
+            f"{k} {v}"
+            for k, v in report.counts.items()
+            if isinstance(v, (int, str)) and v and k != "written"
+        )
+        + "; reminders "
+        + ", ".join(f"{k} {v}" for k, v in sorted(report.counts.get("reminders", {}).items()))
+    )
+    warnings = report.guard.get("warnings") or []
+    spike = report.guard.get("spike") or {}
+    print(
+        "guard: "
+        + ("; ".join(warnings) if warnings else "every source on time")
+        + f"; {spike.get('due', 0):,} suspensions due"
+        + f" (a spike above {spike.get('threshold', 0):,.0f})"
+    )
+    if warnings or report.counts.get("held"):
+        print("NOTE: the guard held or warned today: not a normal day")
+
+
+# run_day's own steps, in order; 'pass' also holds the seeding of new recipients' states.
+RUN_STEPS = ("setup", "ingest", "pass")
+
+
+class CpuClock:
+    """CPU seconds of this process per step of a run (from run_day's progress calls): on a
+    shared machine the wall clock also counts the other processes' turns."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._step = "setup"
+        self._at = time.process_time()
+
+    def step(self, name: str) -> None:
+        now = time.process_time()
+        self.seconds[self._step] = now - self._at
+        self._step, self._at = name, now
+
+
+def print_steps(phases: dict[str, float], cpu: dict[str, float], written: dict[str, int]) -> None:
+    """Each step of the run: seconds (wall, CPU), rows written (by table), ms per row."""
+    by_step: dict[str, dict[str, int]] = {}
+    for key, rows in written.items():
+        step, _, table = key.partition(".")
+        by_step.setdefault(step, {})[table] = int(rows)
+    print(f"  {'step':<24} {'wall':>7}  {'CPU':>7}  {'rows':>7}  ms/row (CPU)")
+    for step, seconds in phases.items():
+        tables = by_step.get(step, {})
+        rows = sum(tables.values())
+        label = "run_day " + step if step in RUN_STEPS else "lifecycle " + step
+        detail = ", ".join(f"{table} {n:,}" for table, n in sorted(tables.items()))
+        used = cpu.get(step, 0.0)
+        per_row = f"{used / rows * 1000:8.3f}" if rows else " " * 8
+        print(
+            f"  {label:<24} {seconds:6.3f}s  {used:6.3f}s  {rows:>7,}  {per_row}"
+            + (f"  ({detail})" if detail else "")
+        )
+
+
+def confirm_held_spike(engine: object, catalog: object, run_id: int) -> None:
+    """The catch-up day's suspensions held as a spike: confirmed as an officer would."""
+    from lifesign.lifecycle.run import confirm_suspensions
+
+    with engine.connect() as connection:  # type: ignore[attr-defined]
+        held = connection.execute(
+            text("SELECT count(*) FROM held_suspensions WHERE run_id = :run AND status = 'held'"),
+            {"run": run_id},
+        ).scalar()
+    if not held:
+        return
+    started = time.perf_counter()
+    done = confirm_suspensions(engine, catalog, run_id, officer="benchmark")  # type: ignore[arg-type]
+    print(
+        f"catch-up day's {held:,} held suspensions confirmed (untimed): {done.applied:,} applied,"
+        f" {done.released:,} released in {time.perf_counter() - started:.1f} s"
     )
 
 
