@@ -19,8 +19,9 @@ run for the visit tasks; `--home` of a 100 k city for a quick run), this:
      person    GET /people/{person_id}        (admin; random recipients)
      status    GET /api/v1/persons/{id}/status (random recipients)
      batch     POST /api/v1/status/batch      (10,000 random ID numbers)
-4. prints p50 / p95 / max per endpoint, requests/s, and the targets (p95 < 200 ms; the batch
-   of 10,000 < 1 s).
+4. prints p50 / p95 / max per endpoint, requests/s, the server process's CPU time per call
+   (load-independent: on a shared machine the wall times include waiting for a core), and
+   the targets (p95 < 200 ms; the batch of 10,000 < 1 s).
 
 The home's state database is written to (accounts, a token, the audit log, the call log):
 give a copy, never a home another process is using.
@@ -191,6 +192,14 @@ class Server:
                 time.sleep(0.2)
         raise SystemExit("uvicorn did not answer within two minutes")
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) the server process has used, from /proc (Linux)."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -227,6 +236,7 @@ class Result:
     seconds: float
     errors: int
     target_ms: float | None
+    server_cpu_seconds: float | None = None
 
     def quantile(self, q: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -237,12 +247,17 @@ class Result:
         p95 = self.quantile(0.95)
         worst = max(self.latencies_ms)
         rate = len(self.latencies_ms) / self.seconds
+        cpu = (
+            f"{self.server_cpu_seconds * 1000 / len(self.latencies_ms):>8.1f}"
+            if self.server_cpu_seconds is not None
+            else f"{'?':>8}"
+        )
         verdict = ""
         if self.target_ms is not None:
             verdict = f"p95 < {self.target_ms:.0f} ms: {'yes' if p95 < self.target_ms else 'NO'}"
         return (
             f"{self.name:<9} {len(self.latencies_ms):>6} {p50:>9.1f} {p95:>9.1f} {worst:>9.1f} "
-            f"{rate:>8.1f}  {self.errors:>4}  {verdict}"
+            f"{rate:>8.1f} {cpu}  {self.errors:>4}  {verdict}"
         )
 
 
@@ -319,12 +334,13 @@ def main() -> None:
         server = Server(home, limits)
         try:
             server.wait()
-            run(server.base, fixture, args)
+            run(server, fixture, args)
         finally:
             server.stop()
 
 
-def run(base: str, fixture: Fixture, args: argparse.Namespace) -> None:
+def run(server: Server, fixture: Fixture, args: argparse.Namespace) -> None:
+    base = server.base
     n = args.clients
     admins = [logged_in(base, *fixture.logins["admin"]) for _ in range(n)]
     workers = [logged_in(base, *fixture.logins["worker"]) for _ in range(n)]
@@ -376,14 +392,24 @@ def run(base: str, fixture: Fixture, args: argparse.Namespace) -> None:
         if answer.status_code != 200:
             raise SystemExit(f"{name} answered {answer.status_code}: {answer.text[:300]}")
     print(f"\n{n} concurrent clients ({len(batch_clients)} for the batch); milliseconds")
-    print(f"{'endpoint':<9} {'calls':>6} {'p50':>9} {'p95':>9} {'max':>9} {'req/s':>8}  errs")
+    print(
+        f"{'endpoint':<9} {'calls':>6} {'p50':>9} {'p95':>9} {'max':>9} {'req/s':>8} "
+        f"{'cpu/call':>8}  errs"
+    )
     for index, (name, clients, call, requests, target) in enumerate(endpoints):
+        before = server.cpu_seconds()
         result = measure(name, clients, call, requests, target, args.seed + index)
+        after = server.cpu_seconds()
+        if before is not None and after is not None:
+            result.server_cpu_seconds = after - before
         print(result.line(), flush=True)
     print(
         f"\ntargets: overview, worklist, person, status p95 < {PAGE_TARGET_MS:.0f} ms; "
         f"batch of {BATCH_SIZE:,} ID numbers < {BATCH_TARGET_MS:.0f} ms. The baseline is the "
-        "stack's floor (a static file through the same server)."
+        "stack's floor (a static file through the same server). cpu/call: the server "
+        "process's CPU milliseconds per call (user + system; includes the call log written "
+        "after each API answer) — what a call costs on an idle core, whatever the machine's "
+        "load."
     )
     for client in (*admins, *workers, *apis, *anonymous):
         client.close()
