@@ -244,6 +244,8 @@ def test_case_queries_scope(engine: Engine, small_registry: dict[str, int]) -> N
         assert mine.total == 2
         assert {r.case_id for r in case_list(conn, officer, kind="fraud").rows} == {signal_a1}
         assert case_list(conn, _principal("auditor"), status=None).total == 4
+        by_program = case_list(conn, _principal("auditor"), program="longevity_allowance")
+        assert [r.case_id for r in by_program.rows] == [a2] and by_program.total == 1
         tally = case_tally(conn, officer)
         assert (tally.of(kind="excess", status="open"), tally.of(kind="fraud")) == (1, 1)
         assert tally.of(status="confirmed") == 0
