@@ -162,20 +162,23 @@ class _Phases:
 # again on the next run and an unchanged one is not.
 
 _T = TypeVar("_T")
-_loaded: dict[str, tuple[tuple[tuple[str, int], ...], Any]] = {}
+# name → (the files' modification times, what it was loaded for, the value)
+_loaded: dict[str, tuple[tuple[tuple[str, int], ...], object, Any]] = {}
 
 
 def _stamps(paths: list[Path]) -> tuple[tuple[str, int], ...]:
     return tuple(sorted((str(p), p.stat().st_mtime_ns) for p in paths if p.exists()))
 
 
-def _cached(name: str, paths: list[Path], load: Callable[[], _T]) -> _T:
+def _cached(name: str, paths: list[Path], load: Callable[[], _T], owner: object = None) -> _T:
+    """`load()`, or its last value if the files did not change and `owner` is the same object
+    (a catalog: the value was validated against it)."""
     stamps = _stamps(paths)
     known = _loaded.get(name)
-    if known is not None and known[0] == stamps:
-        return cast(_T, known[1])
+    if known is not None and known[0] == stamps and known[1] is owner:
+        return cast(_T, known[2])
     value = load()
-    _loaded[name] = (stamps, value)
+    _loaded[name] = (stamps, owner, value)
     return value
 
 
@@ -193,9 +196,7 @@ def source_definitions(catalog: Catalog) -> dict[str, SourceDefinition]:
 
     folders = [sources_directory(None), *extra_source_dirs()]
     files = [path for folder in folders for path in _yaml_files(folder)]
-    return _cached(
-        f"sources:{id(catalog)}:{catalog.version}", files, lambda: load_sources(None, catalog)
-    )
+    return _cached("sources", files, lambda: load_sources(None, catalog), owner=catalog)
 
 
 def day_parameters() -> tuple[LifecycleParameters, GuardParameters]:
