@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 
 from lifesign.catalog import Catalog
 from lifesign.errors import LifesignError
-from lifesign.registry.ids import mask_id_number, normalize_id_number
+from lifesign.registry.ids import InvalidIdNumber, mask_id_number, normalize_id_number
 from lifesign.web.audit import audit
 from lifesign.web.auth import Principal, page_user
 from lifesign.web.db import connection
@@ -38,7 +38,7 @@ def _safe_query(text: str) -> str:
     if looks_like_id_number(text):
         try:
             return mask_id_number(normalize_id_number(text))
-        except LifesignError:
+        except (InvalidIdNumber, LifesignError):
             return mask_id_number(text.strip())
     return text.strip()[:64]
 

@@ -25,7 +25,7 @@ from lifesign.config import Settings
 from lifesign.errors import LifesignError
 from lifesign.lifecycle.models import BackPay, VisitTask
 from lifesign.notify.models import OutboxMessage
-from lifesign.registry.ids import normalize_id_number
+from lifesign.registry.ids import InvalidIdNumber, normalize_id_number
 from lifesign.store.models import Enrollment, Payment, Person
 from lifesign.web.queries.common import as_date
 from lifesign.web.queries.lake import EvidenceRecord, person_evidence
@@ -110,7 +110,7 @@ def search_people(
     if looks_like_id_number(text):
         try:
             normalized = normalize_id_number(text)
-        except LifesignError:
+        except (InvalidIdNumber, LifesignError):  # not a valid number: nobody has it
             return SearchResult(query, "id_number", (), False)
         rows = connection.execute(columns.where(people_t.c.id_number == normalized)).all()
         return SearchResult(query, "id_number", tuple(_found(r) for r in rows), False)

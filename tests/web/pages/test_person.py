@@ -151,3 +151,9 @@ def test_the_evidence_timeline_frame(client: Client, web_city: Settings) -> None
     assert len(audit_of(engine, "view_person_evidence", mine.person_id)) == before + 1
     assert worker.get(f"/people/{other.person_id}/evidence").status_code == 404
     assert client("datamgr").get(f"/people/{mine.person_id}/evidence").status_code == 403
+
+
+def test_a_malformed_id_number_finds_nobody(client: Client) -> None:
+    page = client("admin").get("/people", params={"q": "34160219470315002X"})
+    assert page.status_code == 200
+    assert "没有找到" in page.text
