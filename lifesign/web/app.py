@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
@@ -31,10 +33,23 @@ from lifesign.web.pages import (
     sources,
     worklist,
 )
+from lifesign.web.templating import render
 from lifesign.web.webconfig import WebConfig, load_web_config
 
 STATIC_DIR = Path(__file__).parent / "static"
 PAGE_MODULES = (account, overview, sources, worklist, person, reviews, cases, quarantine, payments)
+
+
+def schema_type(spec: dict[str, Any]) -> str:
+    """A JSON-schema type in a few characters: `string`, `array of Item`, `integer | null`."""
+    if "$ref" in spec:
+        return str(spec["$ref"]).rsplit("/", 1)[-1]
+    if "anyOf" in spec or "oneOf" in spec:
+        return " | ".join(schema_type(s) for s in spec.get("anyOf", spec.get("oneOf", [])))
+    kind = str(spec.get("type", ""))
+    if kind == "array" and isinstance(spec.get("items"), dict):
+        return f"array of {schema_type(spec['items'])}"
+    return kind
 
 
 def create_app(
@@ -57,7 +72,9 @@ def create_app(
         "city's departments (互认复用).",
         version="1",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        # FastAPI's /docs loads Swagger UI from a CDN, which the city's offline machines cannot
+        # reach: /api/docs is rendered here instead, from the same document, without JavaScript.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.settings = settings
@@ -70,4 +87,10 @@ def create_app(
     for module in PAGE_MODULES:
         app.include_router(module.router, include_in_schema=False)
     app.include_router(api_routes.router)
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs(request: Request) -> HTMLResponse:
+        context = {"document": app.openapi(), "type_of": schema_type}
+        return render(request, "api_docs.html", context, principal=None)
+
     return app
