@@ -33,6 +33,7 @@ from lifesign.web.pages import (
     sources,
     worklist,
 )
+from lifesign.web.security import SecurityHeaders
 from lifesign.web.templating import render
 from lifesign.web.webconfig import WebConfig, load_web_config
 
@@ -83,6 +84,7 @@ def create_app(
     app.state.web_config = web_config or load_web_config()
     app.state.clock = clock or utc_now
     install_error_handlers(app)
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in PAGE_MODULES:
         app.include_router(module.router, include_in_schema=False)

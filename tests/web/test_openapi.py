@@ -35,3 +35,17 @@ def test_api_errors_are_json_and_pages_errors_are_html(web_app: FastAPI) -> None
     assert api.status_code == 404 and api.json()["error"]["what"] == "not found"
     assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
     assert "未找到" in page.text
+
+
+def test_every_answer_carries_the_security_headers(web_app: FastAPI) -> None:
+    with TestClient(web_app) as client:
+        page = client.get("/login")
+        api = client.get("/api/openapi.json")
+        css = client.get("/static/app.css")
+    for answer in (page, api, css):
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["referrer-policy"] == "same-origin"
+        assert "script-src 'none'" in answer.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "no-store" == api.headers["cache-control"]
+    assert css.headers.get("cache-control") != "no-store"
