@@ -38,6 +38,11 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Reads by key dominate (the web app, the API's batch status): pages mapped from the OS
+    # page cache and a 32 MiB page cache per connection cut their CPU by about a third at
+    # Bozhou scale; mmap costs no private memory, so the limit is generous.
+    cursor.execute("PRAGMA mmap_size=1073741824")
+    cursor.execute("PRAGMA cache_size=-32768")
     cursor.close()
 
 
@@ -135,4 +140,4 @@ def bulk_load(connection: Connection) -> Iterator[None]:
         yield
     finally:
         raw.execute("PRAGMA synchronous=NORMAL")
-        raw.execute("PRAGMA cache_size=-2000")
+        raw.execute("PRAGMA cache_size=-32768")
