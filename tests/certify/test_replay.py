@@ -149,3 +149,31 @@ def test_as_of_hides_later_evidence(replayed: CityHome, catalog: Catalog, tmp_pa
     assert report.records > 0
     assert latest is not None
     engine.dispose()
+
+
+def summaries(engine: Any) -> dict[int, tuple[Any, ...]]:
+    table = cast(Table, EvidenceSummary.__table__)
+    with engine.connect() as connection:
+        return {r[0]: tuple(r[1:]) for r in connection.execute(select(table)).all()}
+
+
+def test_a_second_full_pass_writes_nothing(replayed: CityHome, catalog: Catalog) -> None:
+    """Decisions are append-only and idempotent: the same full pass again adds no decision and
+    leaves every state row (updated_on included) and every summary row as they were."""
+    settings = replayed.settings
+    engine = make_engine(settings.database_url)
+    end = month_ends(replayed.city.config.window_start, MONTHS)[-1]
+    replayed.ingest_until(end)
+    first = run_pass(settings, engine, catalog, end, "full")
+    before = (decisions(engine), states_with_updates(engine), summaries(engine))
+    again = run_pass(settings, engine, catalog, end, "full")
+    assert first.persons_touched == again.persons_touched > 0
+    assert (again.decisions, again.certified, again.reviews_opened) == (0, 0, 0)
+    assert (decisions(engine), states_with_updates(engine), summaries(engine)) == before
+    engine.dispose()
+
+
+def states_with_updates(engine: Any) -> dict[int, tuple[Any, ...]]:
+    table = cast(Table, PersonStateRow.__table__)
+    with engine.connect() as connection:
+        return {r[0]: tuple(r[1:]) for r in connection.execute(select(table)).all()}
