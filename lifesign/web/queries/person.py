@@ -409,7 +409,7 @@ def person_page(
             )
             for b in connection.execute(
                 select(back_pay_t)
-                .where(back_pay_t.c.person_id == person_id)
+                .where(back_pay_t.c.enrollment_id.in_(enrollment_ids))  # indexed
                 .order_by(back_pay_t.c.decided_on.desc())
             )
         )
