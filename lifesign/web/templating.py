@@ -140,7 +140,10 @@ def render(
         return principal is not None and allowed(principal, action)
 
     def lang_url(other: str) -> str:
-        return str(request.url.include_query_params(lang=other).remove_query_params("page"))
+        if request.method == "GET":  # the same page in the other language
+            return f"{request.url.path}?{request.url.include_query_params(lang=other).query}"
+        # a page shown after a POST (a form with a problem) has no address to come back to
+        return f"/lang?lang={other}"
 
     values: dict[str, Any] = {
         "request": request,
