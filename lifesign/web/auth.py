@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from fastapi import Depends, Request, Response
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from lifesign.web.db import connection
 from lifesign.web.errors import CsrfRefused, LoginRequired, TooManyRequests
@@ -192,6 +192,14 @@ def login(
             .where(User.user_id == user["user_id"])
             .values(password_hash=hash_password(password))
         )
+    # the user's ended and expired sessions are of no use any more: drop them (by user_id, an
+    # index), so the table holds about the live sessions only
+    conn.execute(
+        delete(WebSession).where(
+            WebSession.user_id == user["user_id"],
+            or_(WebSession.ended_at.is_not(None), WebSession.expires_at < now),
+        )
+    )
     token = secrets.token_urlsafe(config.session_token_bytes)
     csrf = secrets.token_urlsafe(32)
     expires = now + dt.timedelta(hours=config.session_absolute_hours)

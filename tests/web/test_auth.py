@@ -199,3 +199,16 @@ def test_scopes_are_checked_against_the_catalog(engine: Engine) -> None:
                     catalog=catalog)  # fmt: skip
         sources = conn.execute(select(User.sources).where(User.username == "d1")).scalar()
     assert isinstance(sources, list)  # a department's sources are filled in (may be empty)
+
+
+def test_a_login_drops_the_users_ended_sessions(engine: Engine, alice: str) -> None:
+    with engine.begin() as conn:
+        old = login(conn, alice, PASSWORD, client=None, now=T0)
+        logout(conn, old.token, now=T0)
+        live = login(conn, alice, PASSWORD, client=None, now=T0)
+    later = T0 + dt.timedelta(minutes=1)
+    with engine.begin() as conn:
+        login(conn, alice, PASSWORD, client=None, now=later)
+        hashes = set(conn.execute(select(WebSession.token_sha256)).scalars())
+    assert token_hash(old.token) not in hashes and token_hash(live.token) in hashes
+    assert len(hashes) == 2
