@@ -28,6 +28,7 @@ from lifesign.web.queries.common import data_date
 from lifesign.web.queries.lake import person_evidence
 from lifesign.web.queries.parameters import page_parameters
 from lifesign.web.queries.person import looks_like_id_number, person_page, search_people
+from lifesign.web.security import CONTENT_SECURITY_POLICY
 from lifesign.web.templating import page_lang, render
 
 router = APIRouter()
@@ -120,7 +121,7 @@ def person_evidence_frame(
     limit = page_parameters().person.timeline_limit
     records = person_evidence(request.app.state.settings, person_id, limit + 1)
     audit(conn, principal, "view_person_evidence", person_id=person_id, request=request)
-    return render(
+    response = render(
         request,
         "pages/evidence_frame.html",
         {
@@ -130,3 +131,9 @@ def person_evidence_frame(
         },
         principal=principal,
     )
+    # the one answer framed, and only by this site's own person page
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+        "frame-ancestors 'none'", "frame-ancestors 'self'"
+    )
+    return response

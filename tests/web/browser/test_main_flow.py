@@ -38,6 +38,14 @@ def _no_sideways_scroll(page: Any) -> None:
     assert overflow <= 1, f"the page is {overflow}px wider than the screen"
 
 
+def _show_timeline(page: Any) -> None:
+    """Scroll the lazy evidence frame into view and wait until the lake's records are in it."""
+    page.locator("iframe.timeline-frame").scroll_into_view_if_needed()
+    frame = page.frame_locator("iframe.timeline-frame")
+    frame.locator("ol.timeline, p.muted").first.wait_for()
+    assert frame.locator("ol.timeline li").count() >= 1 or frame.locator("p.muted").count() == 1
+
+
 def test_login_lands_on_the_first_page_of_the_menu(page: Any, login: Login, shot: Shot) -> None:
     page.goto("/login")
     shot(page, "00-login")
@@ -92,6 +100,7 @@ def test_main_flow(
         worker.click(f"a[href='/people/{task.person_id}']")
         worker.wait_for_load_state("networkidle")
         assert worker.locator("h1").inner_text() == task.name
+        _show_timeline(worker)
         shot(worker, "07-person")
 
         # 3. records the visit: seen alive → certified, shown on the person's page
@@ -131,6 +140,7 @@ def test_main_flow(
             _no_sideways_scroll(phone)
             shot(phone, "09-worklist-phone")
             phone.goto(f"/people/{task.person_id}")
+            _show_timeline(phone)
             _no_sideways_scroll(phone)
             shot(phone, "10-person-phone")
         finally:

@@ -157,3 +157,17 @@ def test_a_malformed_id_number_finds_nobody(client: Client) -> None:
     page = client("admin").get("/people", params={"q": "34160219470315002X"})
     assert page.status_code == 200
     assert "没有找到" in page.text
+
+
+def test_only_the_evidence_frame_may_be_framed_and_only_here(
+    client: Client, web_city: Settings
+) -> None:
+    engine = engine_of(web_city)
+    person = person_of_programs(engine, frozenset(), inside=False)
+    admin = client("admin")
+    page = admin.get(f"/people/{person.person_id}")
+    assert page.headers["x-frame-options"] == "DENY"
+    frame = admin.get(f"/people/{person.person_id}/evidence")
+    assert frame.headers["x-frame-options"] == "SAMEORIGIN"
+    assert "frame-ancestors 'self'" in frame.headers["content-security-policy"]
+    assert "script-src 'none'" in frame.headers["content-security-policy"]
