@@ -86,7 +86,11 @@ def error_response(request: Request, error: LifesignError) -> Response:
         return JSONResponse(_body(error), status_code=status, headers=headers)
     if isinstance(error, LoginRequired):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+        from lifesign.web.auth import SESSION_COOKIE  # (auth imports this module)
+
+        # a session cookie that no longer opens a session: it ended (idle, too old, logout)
+        ended = "&expired=1" if request.cookies.get(SESSION_COOKIE) else ""
+        return RedirectResponse(f"/login?next={quote(target, safe='')}{ended}", status_code=303)
     from lifesign.web.templating import render
 
     principal = getattr(request.state, "principal", None)

@@ -167,7 +167,9 @@ def test_an_idle_session_expires(web_home: Settings, users: dict[str, DemoLogin]
         assert worker.get("/account", follow_redirects=False).status_code == 200
         now[0] += dt.timedelta(minutes=config.session_idle_minutes + 1)
         expired = worker.get("/account", follow_redirects=False)
-        assert expired.status_code == 303 and expired.headers["location"].startswith("/login")
+        assert expired.status_code == 303
+        assert expired.headers["location"] == "/login?next=%2Faccount&expired=1"
+        assert "登录已过期" in worker.get(expired.headers["location"]).text
     finally:
         app.state.engine.dispose()
 

@@ -74,9 +74,10 @@ def _login_page(
 
 
 @router.get("/login")
-def login_form(request: Request, next: str | None = None) -> Response:
+def login_form(request: Request, next: str | None = None, expired: str | None = None) -> Response:
+    message = translate("core.login.expired", page_lang(request, None)) if expired else None
     return _login_page(
-        request, message=None, next_path=safe_next(next) or "", username="", status_code=200
+        request, message=message, next_path=safe_next(next) or "", username="", status_code=200
     )
 
 
