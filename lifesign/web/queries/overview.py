@@ -32,6 +32,7 @@ from sqlalchemy import (
     case,
     func,
     literal,
+    null,
     or_,
     select,
 )
@@ -253,24 +254,31 @@ def _due_bucket(as_of: dt.date, horizons: tuple[int, ...]) -> ColumnElement[Any]
 def _per_grid(
     connection: Connection, scope: Scope, as_of: dt.date, horizons: tuple[int, ...]
 ) -> list[Any]:
-    """One row per (grid, live, suspended, certification, due bucket, deceased) with its count.
+    """One row per (grid, live, suspended, certification, due bucket, deceased, source of a
+    silent certification) with its count.
 
     The per-person values are computed once in an inner query and grouped by plain columns
-    outside: grouping by the CASE expressions themselves made SQLite evaluate each twice.
+    outside: grouping by the CASE expressions themselves made SQLite evaluate each twice. The
+    source of each silent certification rides along — every strong record pushes a
+    certification forward, so the latest strong record (the evidence summary's) is the one a
+    current silent certification rests on — and one pass over the persons gives the
+    departments' figures too.
     """
     recipients = _recipients(scope).subquery("r")
     live = or_(recipients.c.has_active == 1, recipients.c.has_suspended == 1)
+    certification = _certification(as_of)
     per_person = select(
         people_t.c.grid_code.label("grid_code"),
         case((live, 1), else_=0).label("live"),
         recipients.c.has_suspended.label("suspended"),
-        _certification(as_of).label("certification"),
+        certification.label("certification"),
         _due_bucket(as_of, horizons).label("due"),
         case((state_t.c.status == "deceased", 1), else_=0).label("deceased"),
+        case((certification == "auto", _source_of_ref(connection)), else_=null()).label("source"),
     ).select_from(
-        recipients.join(people_t, people_t.c.person_id == recipients.c.person_id).outerjoin(
-            state_t, state_t.c.person_id == recipients.c.person_id
-        )
+        recipients.join(people_t, people_t.c.person_id == recipients.c.person_id)
+        .outerjoin(state_t, state_t.c.person_id == recipients.c.person_id)
+        .outerjoin(summary_t, summary_t.c.person_id == recipients.c.person_id)
     )
     if scope.grids is not None:
         per_person = per_person.where(people_t.c.grid_code.in_(sorted(scope.grids)))
@@ -282,14 +290,19 @@ def _per_grid(
         rows.c.certification,
         rows.c.due,
         rows.c.deceased,
+        rows.c.source,
     )
     return list(connection.execute(select(*keys, func.count()).group_by(*keys)))
 
 
-def _fold(rows: Iterable[Any], horizons: tuple[int, ...]) -> dict[str | None, Counts]:
-    """The per-grid rows folded into one Counts per grid."""
+def _fold(
+    rows: Iterable[Any], horizons: tuple[int, ...]
+) -> tuple[dict[str | None, Counts], dict[str, int]]:
+    """The per-grid rows folded into one Counts per grid, and the silent certifications of
+    live recipients by source."""
     grids: dict[str | None, Counts] = {}
-    for grid, live, suspended, certification, due, deceased, n in rows:
+    by_source: dict[str, int] = defaultdict(int)
+    for grid, live, suspended, certification, due, deceased, source, n in rows:
         counts = grids.get(grid)
         if counts is None:
             counts = grids[grid] = Counts(due=dict.fromkeys(horizons, 0))
@@ -302,10 +315,12 @@ def _fold(rows: Iterable[Any], horizons: tuple[int, ...]) -> dict[str | None, Co
         counts.certified[str(certification)] += n
         counts.suspended += n if suspended else 0
         counts.deceased += n if deceased else 0
+        if source:
+            by_source[str(source)] += n
         if due:  # due within the horizon of that index, hence within every longer one
             for days in horizons[int(due) - 1 :]:
                 counts.due[days] += n
-    return grids
+    return grids, dict(by_source)
 
 
 def _roll_up(
@@ -379,39 +394,6 @@ def _source_of_ref(connection: Connection) -> ColumnElement[Any]:
     # SQLite: the time is 19 characters and a bar, so the source starts at character 21.
     rest = func.substr(ref, 21)
     return func.substr(rest, 1, func.instr(rest, "|") - 1)
-
-
-def silent_by_source(connection: Connection, scope: Scope, as_of: dt.date) -> dict[str, int]:
-    """Recipients currently certified silently, by the source of the evidence that did it.
-
-    Every strong record pushes a certification forward, so the latest strong record (the
-    evidence summary's) is the one a current silent certification rests on.
-    """
-    recipients = _recipients(scope).subquery("r")
-    source = _source_of_ref(connection)
-    query = (
-        select(source.label("source"), func.count().label("n"))
-        .select_from(
-            recipients.join(state_t, state_t.c.person_id == recipients.c.person_id).join(
-                summary_t, summary_t.c.person_id == recipients.c.person_id
-            )
-        )
-        .where(
-            or_(recipients.c.has_active == 1, recipients.c.has_suspended == 1),
-            state_t.c.status == "alive",
-            state_t.c.valid_until >= as_of,
-            state_t.c.channel == "auto",
-            summary_t.c.strong_ref.is_not(None),
-        )
-        .group_by(source)
-    )
-    if scope.grids is not None:
-        query = query.where(
-            recipients.c.person_id.in_(
-                select(people_t.c.person_id).where(people_t.c.grid_code.in_(sorted(scope.grids)))
-            )
-        )
-    return {str(code): int(n) for code, n in connection.execute(query) if code}
 
 
 def _departments(catalog: Catalog, by_source: dict[str, int]) -> tuple[DepartmentCounts, ...]:
@@ -494,10 +476,10 @@ def compute_overview(
     horizons = parameters.due_horizons_days
     version = version if version is not None else data_version(connection)
     as_of = as_of or data_date(connection)
-    grids = _fold(_per_grid(connection, scope, as_of, horizons), horizons)
+    grids, by_source = _fold(_per_grid(connection, scope, as_of, horizons), horizons)
     total, regions, unplaced = _roll_up(catalog, grids, horizons)
     programs = _programs(connection, catalog, scope, as_of)
-    departments = _departments(catalog, silent_by_source(connection, scope, as_of))
+    departments = _departments(catalog, by_source)
     trend = _trend(connection, scope, as_of, parameters.trend_months)
     return Overview(
         as_of=as_of,
