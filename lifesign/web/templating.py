@@ -2,7 +2,8 @@
 
 `render` gives each template: `t` (translate), `lang`, `csrf_token`, `principal`, `nav` (the
 menu items the role may see), `allowed(action)`, `request`, and the filters `mask_id`,
-`mask_phone`, `number`, `percent`, `date`, `datetime`. A `?lang=` in the address is remembered
+`mask_phone`, `number`, `percent`, `date`, `datetime` (a record's own time) and `stamp` (a
+moment the platform recorded, shown on the city's clock). A `?lang=` in the address is remembered
 in the `lang` cookie.
 """
 
@@ -88,11 +89,23 @@ def _date(value: Any) -> str:
 
 
 def _datetime(value: Any) -> str:
+    """A time as the records give it (an evidence event time is already the city's clock)."""
     if value is None:
         return "—"
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     return str(value)
+
+
+def _stamp(value: Any) -> str:
+    """A moment the platform recorded (stored in UTC; SQLite hands it back without a zone),
+    shown on the city's clock (notify.yaml's `timezone`, the one clock of the platform)."""
+    if not isinstance(value, dt.datetime):
+        return _datetime(value)
+    from lifesign.notify.config import load_notify_config
+
+    aware = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+    return _datetime(aware.astimezone(load_notify_config().timezone))
 
 
 @lru_cache(maxsize=1)
@@ -110,6 +123,7 @@ def environment() -> Environment:
     env.filters["percent"] = _percent
     env.filters["date"] = _date
     env.filters["datetime"] = _datetime
+    env.filters["stamp"] = _stamp
     return env
 
 
