@@ -84,7 +84,7 @@ def resolve_person(
 ) -> int:
     """The registry's person_id of an ID number (normalised) or a person_id; never echoes
     the full ID number in an error."""
-    from lifesign.registry.ids import mask_id_number
+    from lifesign.registry.ids import InvalidIdNumber, mask_id_number
 
     if (id_number is None) == (person_id is None):
         raise ManualChannelError(
@@ -102,9 +102,11 @@ def resolve_person(
     assert id_number is not None
     try:
         normalized = normalize_id_number(id_number)
-    except LifesignError as error:
+    except InvalidIdNumber as error:
         raise ManualChannelError(
-            "the ID number is not valid", error.why, Location(field="id_number")
+            "the ID number is not valid",
+            f"{error} ({error.reason})",
+            Location(field="id_number"),
         ) from None
     found = connection.execute(
         select(people_t.c.person_id).where(people_t.c.id_number == normalized)

@@ -132,3 +132,31 @@ def test_an_unknown_id_number_is_a_clear_masked_error(
     assert result.exit_code == 2
     assert "no recipient with ID number" in result.output
     assert "11010519491231002X" not in result.output
+
+
+def test_an_invalid_id_number_is_a_clear_error_not_a_crash(
+    lifecycle_city: LifecycleCity, tmp_path: Path
+) -> None:
+    settings, engine = home_with_registry(
+        tmp_path, f"sqlite:///{tmp_path / 'home' / 'lifesign.db'}", lifecycle_city
+    )
+    engine.dispose()
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--home",
+            str(settings.home),
+            "certify",
+            "counter",
+            "110105194912310021",  # the check character should be X
+            "--at",
+            "2024-12-03T09:00",
+            "--officer",
+            "李娜",
+        ],
+        env={"LIFESIGN_DATABASE_URL": ""},
+    )
+    assert result.exit_code == 2, result.output
+    assert "the ID number is not valid" in result.output
+    assert "bad_check_character" in result.output
+    assert "110105194912310021" not in result.output
