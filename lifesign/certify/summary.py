@@ -187,20 +187,30 @@ def scan(
     run(connection, f"CREATE OR REPLACE TEMP TABLE wanted AS {WANTED_SQL}")
     run(
         connection,
+        "CREATE OR REPLACE TEMP TABLE counted AS "
+        "SELECT person_id, sum(records) AS records FROM by_year GROUP BY person_id",
+    )
+    run(connection, "DROP TABLE by_year")  # memory: stage 2 needs only what was wanted
+    run(
+        connection,
         "CREATE OR REPLACE TEMP TABLE wanted_times AS "
         "SELECT DISTINCT person_id, kind, event_time FROM wanted",
     )
-    named = " UNION ALL ".join(f"({refs_sql(r, as_of, lower)})" for r, lower in relations)
-    run(
-        connection,
-        "CREATE OR REPLACE TEMP TABLE named AS SELECT person_id, kind, event_time, "
-        f"min(first_ref) AS first_ref, max(last_ref) AS last_ref FROM ({named}) AS parts "
-        "GROUP BY person_id, kind, event_time",
-    )
+    named = [refs_sql(r, as_of, lower) for r, lower in relations]
+    if len(named) == 1:  # one part (a full pass): its refs are folded already (memory)
+        run(connection, f"CREATE OR REPLACE TEMP TABLE named AS {named[0]}")
+    else:
+        run(
+            connection,
+            "CREATE OR REPLACE TEMP TABLE named AS SELECT person_id, kind, event_time, "
+            "min(first_ref) AS first_ref, max(last_ref) AS last_ref FROM ("
+            + " UNION ALL ".join(f"({sql})" for sql in named)
+            + ") AS parts GROUP BY person_id, kind, event_time",
+        )
     run(connection, f"CREATE OR REPLACE TEMP TABLE found AS {FOUND_SQL}")
     run(connection, f"CREATE OR REPLACE TEMP TABLE found_candidates AS {CANDIDATES_SQL}")
     (row,) = connection.execute("SELECT sum(records) FROM found").fetchall()
-    for table in ("by_year", "wanted", "wanted_times", "named"):
+    for table in ("counted", "wanted", "wanted_times", "named"):
         run(connection, f"DROP TABLE {table}")
     return int(row[0] or 0) if row else 0
 

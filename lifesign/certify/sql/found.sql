@@ -2,7 +2,8 @@
 -- (wanted.sql's winners named by refs.sql), and the records counted.
 --
 -- Input: wanted (wanted.sql), named (refs.sql over every part, folded: per person, kind and
--- time the min first_ref and max last_ref), by_year (summary.sql).
+-- time the min first_ref and max last_ref), counted (person_id, records: summary.sql's
+-- records per person).
 -- Output: person_id, strong_ref ... moved_away_ref, records.
 WITH picked AS (
     SELECT
@@ -13,9 +14,6 @@ WITH picked AS (
     JOIN named AS n
         ON n.person_id = w.person_id AND n.kind = w.kind AND n.event_time = w.event_time
     WHERE w.field <> 'candidate'
-),
-counted AS (
-    SELECT person_id, sum(records) AS records FROM by_year GROUP BY person_id
 )
 SELECT
     c.person_id,
