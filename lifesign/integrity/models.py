@@ -67,6 +67,8 @@ class Case(Base):
         CheckConstraint(f"kind IN {CASE_KINDS!r}", name="kind"),
         CheckConstraint(f"status IN {CASE_STATUSES!r}", name="status"),
         Index(None, "status", "kind", "rule"),
+        # The case list: one status, newest first, a page at a time (0010).
+        Index(None, "status", "case_id"),
     )
 
 

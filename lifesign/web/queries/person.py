@@ -77,6 +77,10 @@ class SearchResult:
     truncated: bool
 
 
+# Sorts after every character: `prefix + this` bounds the names that start with `prefix`.
+_LAST_CHARACTER = "\U0010ffff"
+
+
 def looks_like_id_number(text: str) -> bool:
     """Digits (any width) with an optional X: the user typed an ID number, not a name."""
     stripped = "".join(ch for ch in text if not ch.isspace() and ch not in "-")
@@ -120,7 +124,13 @@ def search_people(
     if not rows:
         pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         rows = connection.execute(
-            columns.where(people_t.c.name.like(pattern, escape="\\"))
+            columns.where(
+                # The range lets the name index find the prefix (a LIKE with ESCAPE cannot);
+                # the LIKE keeps the match exact whatever the collation.
+                people_t.c.name >= text,
+                people_t.c.name < text + _LAST_CHARACTER,
+                people_t.c.name.like(pattern, escape="\\"),
+            )
             .order_by(people_t.c.name, people_t.c.person_id)
             .limit(limit + 1)
         ).all()
