@@ -35,6 +35,7 @@ from sqlalchemy import (
 from lifesign.certify.models import PersonStateRow
 from lifesign.lifecycle.models import VisitTask
 from lifesign.notify.models import OutboxMessage
+from lifesign.store.bulk import among
 from lifesign.store.models import Enrollment, Person
 from lifesign.web.queries.common import as_date, data_date
 from lifesign.web.queries.parameters import page_parameters
@@ -172,7 +173,7 @@ def _reminders(
             outbox_t.c.created_at,
             outbox_t.c.sent_at,
         )
-        .where(outbox_t.c.person_id.in_(person_ids))
+        .where(among(connection, outbox_t.c.person_id, person_ids))
         .order_by(outbox_t.c.person_id, outbox_t.c.message_id.desc())
     )
     for person_id, reason, status, created_at, sent_at in rows:
@@ -189,7 +190,7 @@ def _programs(connection: Connection, person_ids: Sequence[int]) -> dict[int, tu
     for person_id, program in connection.execute(
         select(enrollments_t.c.person_id, enrollments_t.c.program)
         .where(
-            enrollments_t.c.person_id.in_(person_ids),
+            among(connection, enrollments_t.c.person_id, person_ids),
             enrollments_t.c.status.in_(("active", "suspended")),
         )
         .order_by(enrollments_t.c.person_id, enrollments_t.c.program)
@@ -248,7 +249,7 @@ def worklist(
                 state_t.c.channel,
             )
             .select_from(people_t.outerjoin(state_t, state_t.c.person_id == people_t.c.person_id))
-            .where(people_t.c.person_id.in_(person_ids))
+            .where(among(connection, people_t.c.person_id, person_ids))
         ):
             people[int(row.person_id)] = row
     reminders = _reminders(connection, person_ids, parameters.reminders_per_person)
