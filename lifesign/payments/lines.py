@@ -25,9 +25,10 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Connection, Engine, inspect, select
+from sqlalchemy import Connection, Engine, Select, inspect, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from lifesign.catalog import Catalog
 from lifesign.catalog.model import CatalogError
@@ -154,11 +155,13 @@ def payment_list(engine: Engine, catalog: Catalog, program: str, month: str) -> 
             .join(Person, Person.person_id == Enrollment.person_id)
             .where(Enrollment.program == program, Enrollment.start_date <= last)
         ).all()
-        ids = [int(r.enrollment_id) for r in rows]
-        ended = _termination_dates(connection, ids, tables)
-        suspended_since = _suspension_dates(connection, ids, tables)
-        back_pay = _back_pay(connection, ids, first, last, tables)
-        overpaid = _overpayments(connection, ids)
+        # The program's enrollments are named by a join, not by an IN list of every id (tens
+        # of thousands of bound parameters, minutes at Bozhou scale).
+        listed = _Listed(program, last)
+        ended = _termination_dates(connection, listed, tables)
+        suspended_since = _suspension_dates(connection, listed, tables)
+        back_pay = _back_pay(connection, listed, first, last, tables)
+        overpaid = _overpayments(connection, listed)
     lines: list[PaymentLine] = []
     for r in rows:
         eid = int(r.enrollment_id)
@@ -217,20 +220,39 @@ def payment_list(engine: Engine, catalog: Catalog, program: str, month: str) -> 
     return lines
 
 
+_Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
+
+
+@dataclass(frozen=True)
+class _Listed:
+    """The enrollments a payment list covers: the program's, started by the month's end."""
+
+    program: str
+    last: dt.date
+
+    def of(self, query: _Query, enrollment_id: InstrumentedAttribute[Any]) -> _Query:
+        """`query` kept to the rows whose `enrollment_id` is one of the listed enrollments."""
+        return query.join(Enrollment, Enrollment.enrollment_id == enrollment_id).where(
+            Enrollment.program == self.program, Enrollment.start_date <= self.last
+        )
+
+
 def _termination_dates(
-    connection: Connection, ids: list[int], tables: set[str]
+    connection: Connection, listed: _Listed, tables: set[str]
 ) -> dict[int, dt.date]:
     """The effective date of each enrollment's termination (its own decision, or the person's
     death / emigration decision, which applies to every enrollment)."""
-    if "decisions" not in tables or not ids:
+    if "decisions" not in tables:
         return {}
     from lifesign.certify.models import Decision
 
     out: dict[int, dt.date] = {}
-    kinds = ("terminated",)
     found = connection.execute(
-        select(Decision.enrollment_id, Decision.effective_date).where(
-            Decision.kind.in_(kinds), Decision.enrollment_id.in_(ids)
+        listed.of(
+            select(Decision.enrollment_id, Decision.effective_date).where(
+                Decision.kind == "terminated"
+            ),
+            Decision.enrollment_id,
         )
     )
     for eid, effective in found:
@@ -241,16 +263,19 @@ def _termination_dates(
 
 
 def _suspension_dates(
-    connection: Connection, ids: list[int], tables: set[str]
+    connection: Connection, listed: _Listed, tables: set[str]
 ) -> dict[int, dt.date]:
-    if "decisions" not in tables or not ids:
+    if "decisions" not in tables:
         return {}
     from lifesign.certify.models import Decision
 
     out: dict[int, dt.date] = {}
     found = connection.execute(
-        select(Decision.enrollment_id, Decision.effective_date).where(
-            Decision.kind == "suspended", Decision.enrollment_id.in_(ids)
+        listed.of(
+            select(Decision.enrollment_id, Decision.effective_date).where(
+                Decision.kind == "suspended"
+            ),
+            Decision.enrollment_id,
         )
     )
     for eid, effective in found:
@@ -261,19 +286,20 @@ def _suspension_dates(
 
 
 def _back_pay(
-    connection: Connection, ids: list[int], first: dt.date, last: dt.date, tables: set[str]
+    connection: Connection, listed: _Listed, first: dt.date, last: dt.date, tables: set[str]
 ) -> dict[int, tuple[dt.date, int, Decimal]]:
     """(resumes_on, months, amount) of the back pay paid with this month, per enrollment."""
-    if "back_pay" not in tables or not ids:
+    if "back_pay" not in tables:
         return {}
     from lifesign.lifecycle.models import BackPay
 
     out: dict[int, tuple[dt.date, int, Decimal]] = {}
     found = connection.execute(
-        select(BackPay.enrollment_id, BackPay.resumes_on, BackPay.months, BackPay.amount).where(
-            BackPay.enrollment_id.in_(ids),
-            BackPay.resumes_on >= first,
-            BackPay.resumes_on <= last,
+        listed.of(
+            select(BackPay.enrollment_id, BackPay.resumes_on, BackPay.months, BackPay.amount).where(
+                BackPay.resumes_on >= first, BackPay.resumes_on <= last
+            ),
+            BackPay.enrollment_id,
         )
     )
     for eid, resumes_on, months, amount in found:
@@ -282,16 +308,15 @@ def _back_pay(
     return out
 
 
-def _overpayments(connection: Connection, ids: list[int]) -> dict[int, Decimal]:
+def _overpayments(connection: Connection, listed: _Listed) -> dict[int, Decimal]:
     """What the open or confirmed recovery cases of each enrollment ask back."""
-    if not ids:
-        return {}
     out: dict[int, Decimal] = {}
     found = connection.execute(
-        select(Case.enrollment_id, Case.amount).where(
-            Case.kind == "recovery",
-            Case.status.in_(("open", "confirmed")),
-            Case.enrollment_id.in_(ids),
+        listed.of(
+            select(Case.enrollment_id, Case.amount).where(
+                Case.kind == "recovery", Case.status.in_(("open", "confirmed"))
+            ),
+            Case.enrollment_id,
         )
     )
     for eid, amount in found:
