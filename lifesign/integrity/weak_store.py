@@ -49,10 +49,16 @@ class Update:
     parts: int  # parts of the store after it
 
 
-class WeakStore:
-    def __init__(self, lake_dir: Path, max_parts: int) -> None:
+class PersonSortedStore:
+    """Lake records kept in a few files sorted by person, folded in batch by batch.
+
+    The weak store (below) keeps the weak records of the integrity scan; the web's person page
+    keeps every record with a person (lifesign.web.queries.lake) in a store of its own.
+    """
+
+    def __init__(self, lake_dir: Path, max_parts: int, store_dir: Path = STORE_DIR) -> None:
         self.lake_dir = lake_dir
-        self.root = lake_dir / STORE_DIR
+        self.root = lake_dir / store_dir
         self.max_parts = max_parts
 
     def manifest(self) -> Manifest:
@@ -77,40 +83,66 @@ class WeakStore:
         self,
         duck: duckdb.DuckDBPyConnection,
         committed: Mapping[int, bool],
-        weak_types: Collection[str],
+        weak_types: Collection[str] | None,
     ) -> Update:
         """Fold in the committed batches not yet in the store. `committed`: batch id → whether
         it put records in the lake (a batch that should have files but whose files are not
-        published yet — a crash between its commit and the rename — waits for a later scan)."""
+        published yet — a crash between its commit and the rename — waits for a later scan).
+        `weak_types`: the evidence types kept (None: every record with a person)."""
         self.root.mkdir(parents=True, exist_ok=True)
         with (self.root / "update.lock").open("ab") as lock:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-            manifest = self.manifest()
-            # A batch still staged is being published (or was cut short by a crash): it waits.
-            staged = set(staged_batches(self.lake_dir))
-            new = sorted(set(committed) - manifest.batches - staged)
-            files = batch_files(self.lake_dir, new) if new else []
-            published = {int(p.stem.removeprefix("batch-")) for p in files}
-            folded = [b for b in new if b in published or not committed[b]]
-            if files:
-                number = 1 + max((int(n[5:-8]) for n in manifest.parts), default=0)
-                name = f"part-{number:06d}.parquet"
+            return self._fold(duck, committed, weak_types)
+
+    def try_update(
+        self,
+        duck: duckdb.DuckDBPyConnection,
+        committed: Mapping[int, bool],
+        weak_types: Collection[str] | None,
+    ) -> Update | None:
+        """`update`, or None at once when another process or thread is updating the store."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / "update.lock").open("ab") as lock:
+            try:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return None
+            return self._fold(duck, committed, weak_types)
+
+    def _fold(
+        self,
+        duck: duckdb.DuckDBPyConnection,
+        committed: Mapping[int, bool],
+        weak_types: Collection[str] | None,
+    ) -> Update:
+        """The update itself (the caller holds the store's lock)."""
+        manifest = self.manifest()
+        # A batch still staged is being published (or was cut short by a crash): it waits.
+        staged = set(staged_batches(self.lake_dir))
+        new = sorted(set(committed) - manifest.batches - staged)
+        files = batch_files(self.lake_dir, new) if new else []
+        published = {int(p.stem.removeprefix("batch-")) for p in files}
+        folded = [b for b in new if b in published or not committed[b]]
+        if files:
+            number = 1 + max((int(n[5:-8]) for n in manifest.parts), default=0)
+            name = f"part-{number:06d}.parquet"
+            kept = ""
+            if weak_types is not None:
                 quoted = ["'" + t.replace("'", "''") + "'" for t in sorted(weak_types)]
-                types = ", ".join(quoted) or "NULL"
-                self._copy(
-                    duck,
-                    f"SELECT {COLUMNS} FROM read_parquet({parquet_list(files)}, "
-                    "hive_partitioning = false) WHERE person_id IS NOT NULL "
-                    f"AND evidence_type IN ({types})",
-                    self.root / name,
-                )
-                manifest.parts.append(name)
-            manifest.batches.update(folded)
-            if len(manifest.parts) > self.max_parts:
-                manifest = self._merge(duck, manifest)
-            if folded or files:
-                self._write_manifest(manifest)
-            return Update(len(folded), len(files), len(manifest.parts))
+                kept = f"AND evidence_type IN ({', '.join(quoted) or 'NULL'})"
+            self._copy(
+                duck,
+                f"SELECT {COLUMNS} FROM read_parquet({parquet_list(files)}, "
+                f"hive_partitioning = false) WHERE person_id IS NOT NULL {kept}",
+                self.root / name,
+            )
+            manifest.parts.append(name)
+        manifest.batches.update(folded)
+        if len(manifest.parts) > self.max_parts:
+            manifest = self._merge(duck, manifest)
+        if folded or files:
+            self._write_manifest(manifest)
+        return Update(len(folded), len(files), len(manifest.parts))
 
     def _copy(self, duck: duckdb.DuckDBPyConnection, select: str, target: Path) -> None:
         quoted = str(target).replace("'", "''")
@@ -132,3 +164,7 @@ class WeakStore:
         for path in paths:
             path.unlink(missing_ok=True)
         return merged
+
+
+class WeakStore(PersonSortedStore):
+    """The integrity scan's store of weak records (`LAKE/_integrity/weak`)."""

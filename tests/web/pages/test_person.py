@@ -4,13 +4,15 @@ scope (a person out of scope is never listed and is a 404), masking, the audit l
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lifesign.config import Settings
+from lifesign.config import Settings, load_settings
 from lifesign.registry.ids import mask_id_number, mask_phone
 from lifesign.store import open_database
+from lifesign.web.queries.lake import EvidenceRecord, person_evidence, person_store
 from lifesign.web.queries.person import person_page
 from tests.web.pages.people_support import (
     audit_of,
@@ -171,3 +173,80 @@ def test_only_the_evidence_frame_may_be_framed_and_only_here(
     assert frame.headers["x-frame-options"] == "SAMEORIGIN"
     assert "frame-ancestors 'self'" in frame.headers["content-security-policy"]
     assert "script-src 'none'" in frame.headers["content-security-policy"]
+
+
+def _whole_lake(lake_dir: Path, person_id: int) -> list[tuple[Any, ...]]:
+    """The person's records read from every lake file (what the store must give back)."""
+    import duckdb
+
+    glob = str(lake_dir / "evidence" / "**" / "*.parquet")
+    return (
+        duckdb.connect()
+        .execute(
+            "SELECT event_time, evidence_type, source, record_id, batch_id FROM read_parquet(?, "
+            "hive_partitioning = false, union_by_name = true) WHERE person_id = ? "
+            "ORDER BY event_time DESC, record_id",
+            [glob, person_id],
+        )
+        .fetchall()
+    )
+
+
+def _as_rows(records: list[EvidenceRecord]) -> list[tuple[Any, ...]]:
+    return [(r.event_time, r.evidence_type, r.source, r.record_id, r.batch_id) for r in records]
+
+
+def test_the_person_store_folds_new_batches_and_agrees_with_the_lake(
+    web_city: Settings, tmp_path: Path
+) -> None:
+    """The timeline is read from the person-sorted store; a batch published after it was built
+    is read from its lake file until folded in, and is folded in by the next read — the records
+    are the whole lake's either way, also while another process holds the store's lock."""
+    import fcntl
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(web_city.lake_dir, home / "lake", ignore=shutil.ignore_patterns("_*"))
+    settings = load_settings(home=home, database_url=web_city.database_url)
+    files = sorted((settings.lake_dir / "evidence").rglob("batch-*.parquet"))
+    last = max(int(p.stem.removeprefix("batch-")) for p in files)
+    held_back = [p for p in files if p.stem == f"batch-{last}"]
+    aside = tmp_path / "aside"
+    for path in held_back:
+        (aside / path.relative_to(settings.lake_dir)).parent.mkdir(parents=True, exist_ok=True)
+        path.rename(aside / path.relative_to(settings.lake_dir))
+    import duckdb
+
+    people = [
+        int(row[0])
+        for row in duckdb.connect()
+        .execute(
+            "SELECT DISTINCT person_id FROM read_parquet(?) WHERE person_id IS NOT NULL "
+            "ORDER BY 1 LIMIT 5",
+            [[str(aside / p.relative_to(settings.lake_dir)) for p in held_back]],
+        )
+        .fetchall()
+    ]
+    assert people  # the last batch has records of recipients
+    for person_id in people:
+        assert _as_rows(person_evidence(settings, person_id, 10_000)) == _whole_lake(
+            settings.lake_dir, person_id
+        )
+    store = person_store(settings.lake_dir)
+    assert last not in store.manifest().batches and store.manifest().parts
+    for path in held_back:  # the batch is published
+        (aside / path.relative_to(settings.lake_dir)).rename(path)
+    with (store.root / "update.lock").open("ab") as lock:  # another process is updating
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        for person_id in people:
+            records = _as_rows(person_evidence(settings, person_id, 10_000))
+            assert records == _whole_lake(settings.lake_dir, person_id)
+            assert any(r[4] == last for r in records)
+        assert last not in store.manifest().batches  # read from the lake file meanwhile
+    for person_id in people:
+        assert _as_rows(person_evidence(settings, person_id, 10_000)) == _whole_lake(
+            settings.lake_dir, person_id
+        )
+    assert last in store.manifest().batches  # folded in by the read
+    newest = person_evidence(settings, people[0], 2)
+    assert _as_rows(newest) == _whole_lake(settings.lake_dir, people[0])[:2]
