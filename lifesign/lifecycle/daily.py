@@ -25,7 +25,6 @@ with `apply_enrollment_transitions`, messages with `enqueue_many`, other rows wi
 from __future__ import annotations
 
 import datetime as dt
-import glob
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -40,6 +39,7 @@ from lifesign.catalog import Catalog
 from lifesign.certify.ledger import record_decisions
 from lifesign.certify.models import NOT_ALIVE, Decision, PersonStateRow
 from lifesign.certify.transitions import EnrollmentChange, apply_enrollment_transitions
+from lifesign.ingest.lake import batch_files
 from lifesign.integrity.cases import open_case
 from lifesign.lifecycle.guard import GuardFindings, hold_reason
 from lifesign.lifecycle.models import (
@@ -186,19 +186,9 @@ def _lake_counts(
     """batch_id → (records, strong alive records) read from the batches' lake files."""
     import duckdb
 
-    files: list[str] = []
-    for batch_id, source in batches:
-        files.extend(
-            glob.glob(
-                str(
-                    lake_dir
-                    / "evidence"
-                    / "month=*"
-                    / f"source={source}"
-                    / f"batch-{batch_id}.parquet"
-                )
-            )
-        )
+    # One in-memory listing of the lake (re-read only where a folder changed), not a glob of
+    # every month folder per batch: batch ids are unique across sources.
+    files = [str(path) for path in batch_files(lake_dir, [batch_id for batch_id, _ in batches])]
     if not files:
         return {}
     con = duckdb.connect()

@@ -41,7 +41,7 @@ from lifesign.certify.transitions import (
 from lifesign.errors import LifesignError, Location
 from lifesign.lifecycle import daily
 from lifesign.lifecycle.models import ManualCertification, VisitAttempt, VisitTask
-from lifesign.lifecycle.parameters import load_lifecycle_parameters
+from lifesign.lifecycle.run import day_parameters
 from lifesign.registry.ids import normalize_id_number
 from lifesign.store.models import Enrollment, Person
 
@@ -380,7 +380,8 @@ def record_visit(
             f"death {death_date}, visit {at.date()}",
             Location(field="death_date"),
         )
-    parameters = load_lifecycle_parameters()
+    # Cached, read again only when the YAML changes: a visit round records thousands of outcomes.
+    parameters, _guard = day_parameters()
     on = at.date()
     with engine.begin() as connection:
         task = connection.execute(select(tasks_t).where(tasks_t.c.task_id == task_id)).first()

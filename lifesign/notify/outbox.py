@@ -21,9 +21,10 @@ import logging
 import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal, cast
 
-from sqlalchemy import Connection, Engine, Row, Table, select, update
+from sqlalchemy import Connection, Engine, Row, Table, bindparam, select, update
 
 from lifesign.errors import LifesignError
 from lifesign.notify.config import NotifyConfig, RetryPolicy, load_notify_config
@@ -33,6 +34,11 @@ from lifesign.notify.templates import DEFAULT_LANG, TemplateSet, load_templates
 from lifesign.store.bulk import insert_new
 
 log = logging.getLogger(__name__)
+
+# Queued messages read per query, and the most claimed, sent and recorded together (one
+# transaction to claim, one to record) through a gateway with `send_batch`. Not a policy
+# value: any size keeps the guarantees; 500 keeps a batch's SQL statements small.
+DELIVERY_PAGE = 500
 
 outbox = cast(Table, OutboxMessage.__table__)
 
@@ -255,6 +261,15 @@ class DeliveryReport:
         return self.sent + self.retry_scheduled + self.failed
 
 
+def _check_move(from_status: str, to_status: str) -> None:
+    if to_status not in MESSAGE_TRANSITIONS.get(from_status, frozenset()):
+        raise OutboxError(
+            f"an SMS cannot go from {from_status!r} to {to_status!r}",
+            f"allowed after {from_status!r}: "
+            f"{', '.join(sorted(MESSAGE_TRANSITIONS.get(from_status, ()))) or 'nothing'}",
+        )
+
+
 def transition(
     connection: Connection,
     message_id: int,
@@ -264,12 +279,7 @@ def transition(
 ) -> bool:
     """Move one message from `from_status` to `to_status` (checked against
     MESSAGE_TRANSITIONS). False if it was not in `from_status` any more (another run moved it)."""
-    if to_status not in MESSAGE_TRANSITIONS.get(from_status, frozenset()):
-        raise OutboxError(
-            f"an SMS cannot go from {from_status!r} to {to_status!r}",
-            f"allowed after {from_status!r}: "
-            f"{', '.join(sorted(MESSAGE_TRANSITIONS.get(from_status, ()))) or 'nothing'}",
-        )
+    _check_move(from_status, to_status)
     # SQLite keeps a time's wall clock and drops its zone: store every time in UTC.
     values = {
         name: value.astimezone(dt.UTC) if isinstance(value, dt.datetime) and value.tzinfo else value
@@ -310,6 +320,10 @@ def deliver_due(
         report.quiet_until = quiet_end
         return report
 
+    # A gateway that takes a batch (one write, one fsync) is handed up to DELIVERY_PAGE messages
+    # at once; any other one message per claim, as a batch of them could outlast the sending
+    # lease (one HTTP timeout each) and a crash would leave a whole batch's outcome unknown.
+    batch_size = DELIVERY_PAGE if callable(getattr(gateway, "send_batch", None)) else 1
     for row in _abandoned(engine, moment - config.sending_lease, budget):
         budget -= 1
         _recover(engine, gateway, row, moment, config, report)
@@ -319,14 +333,17 @@ def deliver_due(
                 select(outbox)
                 .where(outbox.c.status == "queued", outbox.c.next_attempt_at <= moment)
                 .order_by(outbox.c.next_attempt_at, outbox.c.message_id)
-                .limit(min(budget, 500))
+                .limit(min(budget, DELIVERY_PAGE))
             ).all()
         if not rows:
             break
-        for row in rows:
-            budget -= 1
-            if _claim(engine, row, gateway, moment):
-                _attempt(engine, gateway, row, row.attempts + 1, moment, config, report)
+        budget -= len(rows)
+        for start in range(0, len(rows), batch_size):
+            batch = list(rows[start : start + batch_size])
+            claimed = _claim_batch(engine, batch, gateway, moment)
+            if claimed:
+                results = _send_batch(gateway, [_message(row, moment) for row in claimed])
+                _record_batch(engine, claimed, results, moment, config, report)
     return report
 
 
@@ -359,6 +376,91 @@ def _claim(engine: Engine, row: Row[Any], gateway: Gateway, moment: dt.datetime)
         )
 
 
+def _claim_batch(
+    engine: Engine, rows: list[Row[Any]], gateway: Gateway, moment: dt.datetime
+) -> list[Row[Any]]:
+    """Mark the messages 'sending' and COMMIT, in one transaction, before the gateway is
+    called; the rows claimed here (another run may have claimed some first), in order."""
+    if len(rows) == 1:
+        return rows if _claim(engine, rows[0], gateway, moment) else []
+    _check_move("queued", "sending")
+    ids = [row.message_id for row in rows]
+    with engine.begin() as connection:
+        claimed = set(
+            connection.execute(
+                update(outbox)
+                .where(outbox.c.message_id.in_(ids), outbox.c.status == "queued")
+                .values(
+                    status="sending",
+                    attempts=outbox.c.attempts + 1,
+                    sending_at=moment.astimezone(dt.UTC),
+                    gateway=gateway.name,
+                )
+                .returning(outbox.c.message_id)
+            ).scalars()
+        )
+    return [row for row in rows if row.message_id in claimed]
+
+
+def _send_batch(gateway: Gateway, messages: list[OutgoingMessage]) -> list[SendResult]:
+    """Each message's result, through the gateway's `send_batch` if it has one."""
+    send_batch = getattr(gateway, "send_batch", None)
+    if callable(send_batch) and len(messages) > 1:
+        results = _call_many(lambda: list(send_batch(messages)), gateway, len(messages))
+        if len(results) != len(messages):
+            raise OutboxError(
+                f"gateway {gateway.name!r} answered {len(results)} results for "
+                f"{len(messages)} messages",
+                "send_batch must return one SendResult per message, in order",
+            )
+        return results
+    return [_call(partial(gateway.send, message), gateway) for message in messages]
+
+
+def _call_many(
+    action: Callable[[], list[SendResult]], gateway: Gateway, count: int
+) -> list[SendResult]:
+    """`_call` for a batch: a batch that raises has not told us any of its outcomes."""
+    try:
+        return action()
+    except Exception as error:  # any failure of a third-party gateway is a failed attempt
+        return [_unknown_outcome(error, gateway)] * count
+
+
+def _record_batch(
+    engine: Engine,
+    rows: list[Row[Any]],
+    results: list[SendResult],
+    moment: dt.datetime,
+    config: NotifyConfig,
+    report: DeliveryReport,
+) -> None:
+    """Commit a batch's outcomes in one transaction (after the gateway made them durable)."""
+    with engine.begin() as connection:
+        sent = []
+        for row, result in zip(rows, results, strict=True):
+            if result.accepted:
+                sent.append({"b_id": row.message_id, "b_ref": result.reference})
+            else:
+                _record_in(
+                    connection, row.message_id, row.attempts + 1, result, moment, config, report
+                )
+        if sent:
+            _check_move("sending", "sent")
+            connection.execute(
+                update(outbox)
+                .where(outbox.c.message_id == bindparam("b_id"), outbox.c.status == "sending")
+                .values(
+                    status="sent",
+                    gateway_ref=bindparam("b_ref"),
+                    sent_at=moment.astimezone(dt.UTC),
+                    last_error=None,
+                ),
+                sent,
+            )
+            report.sent += len(sent)
+
+
 def _message(row: Row[Any], moment: dt.datetime) -> OutgoingMessage:
     return OutgoingMessage(
         idempotency_key=str(row.message_id),
@@ -378,11 +480,15 @@ def _call(action: Callable[[], SendResult], gateway: Gateway) -> SendResult:
     try:
         return action()
     except Exception as error:  # any failure of a third-party gateway is a failed attempt
-        log.warning("gateway %s raised %s", gateway.name, type(error).__name__)
-        text = f"{type(error).__name__}: {error}"
-        if gateway.deduplicates:
-            return SendResult.retry(text)
-        return SendResult.permanent(f"outcome unknown ({text}); gateway does not dedupe")
+        return _unknown_outcome(error, gateway)
+
+
+def _unknown_outcome(error: Exception, gateway: Gateway) -> SendResult:
+    log.warning("gateway %s raised %s", gateway.name, type(error).__name__)
+    text = f"{type(error).__name__}: {error}"
+    if gateway.deduplicates:
+        return SendResult.retry(text)
+    return SendResult.permanent(f"outcome unknown ({text}); gateway does not dedupe")
 
 
 def _attempt(
@@ -409,35 +515,47 @@ def _record(
     report: DeliveryReport,
 ) -> None:
     with engine.begin() as connection:
-        if result.accepted:
-            transition(
-                connection,
-                message_id,
-                "sending",
-                "sent",
-                gateway_ref=result.reference,
-                sent_at=moment,
-                last_error=None,
-            )
-            report.sent += 1
-            return
-        error = (result.error or "rejected without a reason")[:1000]
-        report.errors[error.split(":")[0][:80]] = report.errors.get(error.split(":")[0][:80], 0) + 1
-        if result.retryable and attempts < config.retry.max_attempts:
-            transition(
-                connection,
-                message_id,
-                "sending",
-                "queued",
-                next_attempt_at=moment + backoff(attempts, message_id, config.retry),
-                last_error=error,
-            )
-            report.retry_scheduled += 1
-        else:
-            if result.retryable:
-                error = f"gave up after {attempts} attempts: {error}"
-            transition(connection, message_id, "sending", "failed", last_error=error)
-            report.failed += 1
+        _record_in(connection, message_id, attempts, result, moment, config, report)
+
+
+def _record_in(
+    connection: Connection,
+    message_id: int,
+    attempts: int,
+    result: SendResult,
+    moment: dt.datetime,
+    config: NotifyConfig,
+    report: DeliveryReport,
+) -> None:
+    if result.accepted:
+        transition(
+            connection,
+            message_id,
+            "sending",
+            "sent",
+            gateway_ref=result.reference,
+            sent_at=moment,
+            last_error=None,
+        )
+        report.sent += 1
+        return
+    error = (result.error or "rejected without a reason")[:1000]
+    report.errors[error.split(":")[0][:80]] = report.errors.get(error.split(":")[0][:80], 0) + 1
+    if result.retryable and attempts < config.retry.max_attempts:
+        transition(
+            connection,
+            message_id,
+            "sending",
+            "queued",
+            next_attempt_at=moment + backoff(attempts, message_id, config.retry),
+            last_error=error,
+        )
+        report.retry_scheduled += 1
+    else:
+        if result.retryable:
+            error = f"gave up after {attempts} attempts: {error}"
+        transition(connection, message_id, "sending", "failed", last_error=error)
+        report.failed += 1
 
 
 def _recover(

@@ -63,6 +63,10 @@ class Gateway(Protocol):
     - `lookup(message) -> SendResult | None`: did the gateway already accept this message
       (by its idempotency key)? None: it has never seen it. Used after a crash.
     - `status(reference) -> str | None`: 'delivered', 'undeliverable' or None (not known yet).
+    - `send_batch(messages) -> list[SendResult]`: send many at once, one result per message in
+      order (the file gateway: one write and one fsync). Every accepted message must be
+      durable before it returns: the outbox records them 'sent' only after. The outbox then
+      claims, sends and records up to 500 messages per transaction instead of one.
     """
 
     name: str

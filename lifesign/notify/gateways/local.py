@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,30 +32,45 @@ class FileGateway:
         return cls(settings.home / str(options.get("folder", "outbox")))
 
     def send(self, message: OutgoingMessage) -> SendResult:
+        return self.send_batch([message])[0]
+
+    def send_batch(self, messages: Sequence[OutgoingMessage]) -> list[SendResult]:
+        """Write the new messages with one write and one fsync per day's file, before any is
+        said "accepted": the outbox commits 'sent' only after this returns, so a crash never
+        leaves a message recorded as sent that is not in the file."""
         seen = self._keys()
-        if message.idempotency_key in seen:
-            return SendResult.ok(seen[message.idempotency_key])
-        day = (message.at or dt.datetime.now(dt.UTC)).date()
-        path = self.folder / f"sms-{day.isoformat()}.jsonl"
-        record = {
-            "idempotency_key": message.idempotency_key,
-            "to": message.phone,
-            "body": message.body,
-            "reason": message.reason,
-            "template": message.template,
-            "params": dict(message.params),
-            "at": message.at.isoformat() if message.at else None,
-        }
-        self.folder.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(record, ensure_ascii=False) + "\n"
-        # One write of one line in append mode, flushed to disk before we say "accepted".
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
-        reference = f"{path.name}#{message.idempotency_key}"
-        seen[message.idempotency_key] = reference
-        return SendResult.ok(reference)
+        references: list[str] = []
+        lines: dict[Path, list[str]] = {}
+        written: dict[str, str] = {}
+        for message in messages:
+            key = message.idempotency_key
+            if key in seen or key in written:
+                references.append(seen.get(key) or written[key])
+                continue
+            day = (message.at or dt.datetime.now(dt.UTC)).date()
+            path = self.folder / f"sms-{day.isoformat()}.jsonl"
+            record = {
+                "idempotency_key": key,
+                "to": message.phone,
+                "body": message.body,
+                "reason": message.reason,
+                "template": message.template,
+                "params": dict(message.params),
+                "at": message.at.isoformat() if message.at else None,
+            }
+            lines.setdefault(path, []).append(json.dumps(record, ensure_ascii=False) + "\n")
+            written[key] = f"{path.name}#{key}"
+            references.append(written[key])
+        if lines:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        for path, path_lines in lines.items():
+            # Whole lines in append mode, flushed to disk before we say "accepted".
+            with path.open("a", encoding="utf-8") as handle:
+                handle.write("".join(path_lines))
+                handle.flush()
+                os.fsync(handle.fileno())
+        seen.update(written)
+        return [SendResult.ok(reference) for reference in references]
 
     def lookup(self, message: OutgoingMessage) -> SendResult | None:
         self._seen = None  # another process may have written since: read the files again
