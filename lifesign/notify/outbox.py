@@ -3,11 +3,14 @@
     enqueue(connection, person_id=..., phone=..., reason="reminder_60", period_key="2026-05-04",
             params={...}, now=...)          # in the caller's transaction; False if already there
     enqueue_many(connection, [SmsRequest(...), ...], now=...)   # the same for many, in bulk
-    deliver_due(engine, gateway, now)       # its own transactions, one message at a time
+    deliver_due(engine, gateway, now)       # its own transactions, in batches if it can
 
 At most once per person, reason and period: UNIQUE(person_id, reason, period_key). Delivery
 (docs/notifications.md, "Guarantees"): a message is claimed ('sending', committed) before the
 gateway is called with idempotency key = the outbox id, and its outcome is committed after.
+A gateway with `send_batch` (the file gateway) gets up to DELIVERY_PAGE messages at once: they
+are claimed in one transaction, made durable by the gateway, then recorded in one transaction;
+any other gateway one message per claim.
 A process that dies in between leaves it 'sending'; the next run recovers it once the lease
 has passed: it asks the gateway (`lookup`) if it can, else re-sends with the same key if the
 gateway deduplicates on it, else marks it failed with "outcome unknown" rather than risk a

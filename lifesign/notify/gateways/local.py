@@ -26,6 +26,7 @@ class FileGateway:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._seen: dict[str, str] | None = None
+        self._read_signature: tuple[tuple[str, int], ...] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, options: Mapping[str, Any]) -> FileGateway:
@@ -73,9 +74,18 @@ class FileGateway:
         return [SendResult.ok(reference) for reference in references]
 
     def lookup(self, message: OutgoingMessage) -> SendResult | None:
-        self._seen = None  # another process may have written since: read the files again
         reference = self._keys().get(message.idempotency_key)
+        if reference is None and self._files_signature() != self._read_signature:
+            self._seen = None  # another process wrote since: read the files again
+            reference = self._keys().get(message.idempotency_key)
         return SendResult.ok(reference) if reference else None
+
+    def _files_signature(self) -> tuple[tuple[str, int], ...]:
+        """The day files and their sizes: they only grow, so an unchanged signature means
+        nothing was written since they were read (recovering a batch of 500 reads them once)."""
+        return tuple(
+            (path.name, path.stat().st_size) for path in sorted(self.folder.glob("sms-*.jsonl"))
+        )
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every SMS written, in file order (for tests and `lifesign notify list`)."""
@@ -87,6 +97,7 @@ class FileGateway:
 
     def _keys(self) -> dict[str, str]:
         if self._seen is None:
+            self._read_signature = self._files_signature()
             self._seen = {
                 str(record["idempotency_key"]): f"{record['file']}#{record['idempotency_key']}"
                 for record in self.records()
