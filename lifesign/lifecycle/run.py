@@ -366,7 +366,6 @@ def run_lifecycle(
         findings,
         guard,
         since,
-        daily.active_recipient_count(connection),
     )
     return counts, findings
 
@@ -383,7 +382,8 @@ def run_day(
     """The daily run of `as_of`: ingest HOME/inbox, incremental pass, lifecycle, report.
 
     `progress(step)` is called with the name of each step as it starts ('ingest', 'pass',
-    'arrivals', 'deaths', 'resumptions', 'certified', 'reminders', 'suspensions', 'done').
+    'arrivals', 'deaths', 'resumptions', 'certified', 'reminders', 'suspensions',
+    'evidence store', 'done').
     `settle_seconds` overrides the inbox's stability wait (a replay passes 0). `engine` and
     `catalog` may be passed by a caller running many days (a replay) to load them once.
     """
@@ -444,6 +444,12 @@ def run_day(
                 guard=guard_json,
             )
         )
+    say("evidence store")
+    # The person page reads one person's evidence from a person-sorted copy of the lake; the
+    # day's batches are folded in here, after the commit, so that no page view has to.
+    from lifesign.web.queries.lake import update_person_store
+
+    update_person_store(settings)
     say("done")
     return DayReport(
         run_id=run_id,
