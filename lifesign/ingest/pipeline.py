@@ -28,7 +28,9 @@ import datetime as dt
 import json
 import os
 import signal
+import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -159,6 +161,25 @@ class _SourceKeys:
     batches: set[int]
 
 
+# The record keys each source has in a lake, shared by every Ingestor of this process on that
+# lake and engine: a new Ingestor (the daily run makes one per day) starts from what earlier
+# ones read or added, and reads only the batches committed since (by another process: the
+# committed batch ids are checked in the database under the source lock on every batch, so
+# exactly-once holds across processes). Keys are added only after their batch committed.
+_SHARED_KEYS: weakref.WeakKeyDictionary[Engine, dict[Path, dict[str, _SourceKeys]]] = (
+    weakref.WeakKeyDictionary()
+)
+_SHARED_KEYS_LOCK = threading.Lock()
+
+
+def _shared_keys(lake_dir: Path, engine: Engine) -> dict[str, _SourceKeys]:
+    """The keys of `lake_dir` known through `engine` (the same engine object: two in-memory
+    databases may share a URL, never an engine)."""
+    with _SHARED_KEYS_LOCK:
+        lakes = _SHARED_KEYS.setdefault(engine, {})
+        return lakes.setdefault(lake_dir.resolve(), {})
+
+
 class Ingestor:
     """Ingests department records into the lake; one per process and as-of date.
 
@@ -188,7 +209,7 @@ class Ingestor:
         self.lake_dir.mkdir(parents=True, exist_ok=True)
         self._pseudonymizer: Pseudonymizer | None = None
         self._recipients: Recipients | None = None
-        self._keys: dict[str, _SourceKeys] = {}
+        self._keys = _shared_keys(self.lake_dir, self.engine)
         self._rules: dict[str, IngestRules] = {}
         self._recovered = False
 
@@ -223,9 +244,7 @@ class Ingestor:
                 )
             ).scalars()
         )
-        known = self._keys.get(source)
-        if known is None:
-            known = self._keys[source] = _SourceKeys(KeySet(), set())
+        known = self._keys.setdefault(source, _SourceKeys(KeySet(), set()))
         missing = committed - known.batches
         if missing:
             files = lake.batch_files(self.lake_dir, missing)

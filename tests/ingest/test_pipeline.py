@@ -15,11 +15,12 @@ from sqlalchemy import Connection, select, text
 from lifesign.catalog import Catalog
 from lifesign.cli import cli
 from lifesign.ingest.lake import LAKE_COLUMNS, lake_files, open_lake
-from lifesign.ingest.pipeline import batches_t, quarantine_t
+from lifesign.ingest.pipeline import Ingestor, batches_t, quarantine_t
 from lifesign.ingest.readers import read_records
 from lifesign.registry.pseudonym import Pseudonymizer
-from lifesign.store import make_engine
+from lifesign.store import make_engine, open_database
 from tests.ingest.test_pipeline_helpers import (
+    AS_OF,
     HEADER,
     RECIPIENTS,
     STRANGER,
@@ -278,3 +279,30 @@ def test_gbk_file_of_a_packaged_source(world: World, catalog: Catalog) -> None:
     assert report.accepted == 1 and dict(report.rejected_by_reason) == {"unknown_evidence_type": 1}
     assert _lake(world).column("evidence_type").to_pylist() == ["mi_inpatient"]
     assert HEADER[0] == "record_id"
+
+
+def test_ingestors_of_one_process_share_the_keys_and_see_other_processes_batches(
+    world: World,
+) -> None:
+    """A new Ingestor on the same engine (the daily run makes one a day) starts from the keys
+    earlier ones added, without reading the lake; a batch committed through another engine
+    (another process) is still read, so each record is in the lake once."""
+    source = world.sources["test_canon"]
+    engine = open_database(world.settings)
+    day_one = Ingestor(world.settings, world.catalog, world.sources, AS_OF, engine=engine)
+    one = day_one.ingest_file(source, world.write_csv("canon_1.csv", [good_row("R1")]))
+    day_two = Ingestor(world.settings, world.catalog, world.sources, AS_OF, engine=engine)
+    assert day_two._keys is day_one._keys  # shared, not read again from the lake
+    assert day_two._keys["test_canon"].batches == {one.batch_id}
+    other_process = world.ingestor()  # its own engine: its own memory
+    other = other_process.ingest_file(
+        source, world.write_csv("canon_2.csv", [good_row("R1"), good_row("R2")])
+    )
+    assert (other.accepted, other.duplicate) == (1, 1)
+    two = day_two.ingest_file(
+        source, world.write_csv("canon_3.csv", [good_row("R2"), good_row("R3")])
+    )
+    assert (two.accepted, two.duplicate) == (1, 1)  # R2 came from the other process
+    assert day_two._keys["test_canon"].batches == {one.batch_id, other.batch_id, two.batch_id}
+    assert sorted(_lake(world).column("record_id").to_pylist()) == ["R1", "R2", "R3"]
+    engine.dispose()
