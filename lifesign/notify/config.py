@@ -97,6 +97,7 @@ class NotifyConfig:
     sending_lease: dt.timedelta
     sms: SmsLimits
     gateways: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    delivery_batch: int = 500
     file: str = str(PACKAGED_CONFIG)
 
     def gateway_options(self, name: str) -> Mapping[str, Any]:
@@ -159,6 +160,7 @@ def _load(path: Path) -> NotifyConfig:
             gsm_multi_segment_chars=int(sms.get("gsm_multi_segment_chars", 153)),
         ),
         gateways={str(k): dict(v or {}) for k, v in gateways.items()},
+        delivery_batch=reader.positive_int("delivery_batch"),
         file=str(path),
     )
 

@@ -8,9 +8,9 @@
 At most once per person, reason and period: UNIQUE(person_id, reason, period_key). Delivery
 (docs/notifications.md, "Guarantees"): a message is claimed ('sending', committed) before the
 gateway is called with idempotency key = the outbox id, and its outcome is committed after.
-A gateway with `send_batch` (the file gateway) gets up to DELIVERY_PAGE messages at once: they
-are claimed in one transaction, made durable by the gateway, then recorded in one transaction;
-any other gateway one message per claim.
+A gateway with `send_batch` (the file gateway) gets up to notify.yaml's `delivery_batch`
+messages at once: they are claimed in one transaction, made durable by the gateway, then
+recorded in one transaction; any other gateway one message per claim.
 A process that dies in between leaves it 'sending'; the next run recovers it once the lease
 has passed: it asks the gateway (`lookup`) if it can, else re-sends with the same key if the
 gateway deduplicates on it, else marks it failed with "outcome unknown" rather than risk a
@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 # Queued messages read per query, and the most claimed, sent and recorded together (one
 # transaction to claim, one to record) through a gateway with `send_batch`. Not a policy
 # value: any size keeps the guarantees; 500 keeps a batch's SQL statements small.
-DELIVERY_PAGE = 500
 
 outbox = cast(Table, OutboxMessage.__table__)
 
@@ -323,10 +322,11 @@ def deliver_due(
         report.quiet_until = quiet_end
         return report
 
-    # A gateway that takes a batch (one write, one fsync) is handed up to DELIVERY_PAGE messages
+    # A gateway that takes a batch (one write, one fsync) is handed up to `delivery_batch` messages
     # at once; any other one message per claim, as a batch of them could outlast the sending
     # lease (one HTTP timeout each) and a crash would leave a whole batch's outcome unknown.
-    batch_size = DELIVERY_PAGE if callable(getattr(gateway, "send_batch", None)) else 1
+    page = config.delivery_batch
+    batch_size = page if callable(getattr(gateway, "send_batch", None)) else 1
     for row in _abandoned(engine, moment - config.sending_lease, budget):
         budget -= 1
         _recover(engine, gateway, row, moment, config, report)
@@ -336,7 +336,7 @@ def deliver_due(
                 select(outbox)
                 .where(outbox.c.status == "queued", outbox.c.next_attempt_at <= moment)
                 .order_by(outbox.c.next_attempt_at, outbox.c.message_id)
-                .limit(min(budget, DELIVERY_PAGE))
+                .limit(min(budget, page))
             ).all()
         if not rows:
             break
