@@ -8,16 +8,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import Connection
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
 
-from lifesign.errors import LifesignError
 from lifesign.integrity.cases import close_case
-from lifesign.web.audit import audit
-from lifesign.web.auth import Principal, require_csrf
+from lifesign.web.auth import Principal
 from lifesign.web.errors import NotFound
-from lifesign.web.pages._work import Conn, User, catalog_of, int_or_none, query_link, today
+from lifesign.web.pages._work import (
+    CSRF,
+    Conn,
+    User,
+    WorkItem,
+    audit_listing,
+    catalog_of,
+    choice,
+    int_or_none,
+    query_link,
+    render_list,
+    today,
+)
 from lifesign.web.permissions import allowed, programs_scope, require
 from lifesign.web.queries.cases import (
     CASE_KINDS,
@@ -27,7 +36,6 @@ from lifesign.web.queries.cases import (
     case_list,
     case_tally,
 )
-from lifesign.web.templating import render
 
 router = APIRouter()
 
@@ -45,12 +53,12 @@ def case_list_page(
     size: str | None = None,
 ) -> Response:
     require(principal, "view_cases")
-    chosen_kind = kind if kind in CASE_KINDS else ""
-    chosen_status = status if status in (*CASE_STATUSES, "all") else "open"
+    chosen_kind = choice(kind, CASE_KINDS, "")
+    chosen_status = choice(status, (*CASE_STATUSES, "all"), "open")
     catalog = catalog_of(request)
     scope = programs_scope(principal)
     programs = [code for code in catalog.programs if scope is None or code in scope]
-    chosen_program = program if program in programs else ""
+    chosen_program = choice(program, programs, "")
     tally = case_tally(conn, principal)
     page = case_list(
         conn,
@@ -63,13 +71,13 @@ def case_list_page(
         before=int_or_none(before),
         size=int_or_none(size),
     )
-    audit(
+    audit_listing(
         conn,
         principal,
+        request,
         "view_cases",
-        target=f"cases kind={chosen_kind} status={chosen_status}",
-        request=request,
-        details={"people": sorted({row.person_id for row in page.rows})},
+        f"cases kind={chosen_kind} status={chosen_status}",
+        sorted({row.person_id for row in page.rows}),
     )
     params = {
         "kind": chosen_kind,
@@ -78,11 +86,14 @@ def case_list_page(
         "program": chosen_program,
         "size": size,
     }
-    return render(
+    return render_list(
         request,
+        principal,
         "work/cases.html",
+        page,
+        "/cases",
+        params,
         {
-            "page": page,
             "kinds": CASE_KINDS,
             "statuses": CASE_STATUSES,
             "kind": chosen_kind,
@@ -93,74 +104,44 @@ def case_list_page(
             "programs": [catalog.programs[code] for code in programs],
             "program_names": {code: catalog.programs[code] for code in catalog.programs},
             "open_by_kind": {k: tally.of(kind=k, status="open") for k in CASE_KINDS},
-            "params": params,
             "kind_link": lambda k: query_link("/cases", params, kind=k, before=None),
-            "next_link": (
-                query_link("/cases", params, before=page.next_before) if page.next_before else None
-            ),
-            "first_link": query_link("/cases", params) if page.before else None,
         },
-        principal=principal,
     )
 
 
-def _detail_or_404(
-    request: Request, conn: Connection, principal: Principal, case_id: int
-) -> CaseDetail:
-    detail = case_detail(conn, principal, catalog_of(request), case_id)
-    if detail is None:
-        raise NotFound("no such case", f"case {case_id} is not known, or not yours to see")
-    return detail
+def _case_context(request: Request, principal: Principal, detail: CaseDetail) -> dict[str, Any]:
+    return {
+        "detail": detail,
+        "case": detail.case,
+        "can_close": allowed(principal, "close_case") and bool(detail.moves),
+        "program_names": catalog_of(request).programs,
+        "done": request.query_params.get("done") or "",
+    }
 
 
-def _render_detail(
-    request: Request,
-    principal: Principal,
-    detail: CaseDetail,
-    *,
-    error: LifesignError | None = None,
-    form: dict[str, Any] | None = None,
-    status_code: int = 200,
-) -> Response:
-    catalog = catalog_of(request)
-    return render(
-        request,
-        "work/case.html",
-        {
-            "detail": detail,
-            "case": detail.case,
-            "can_close": allowed(principal, "close_case") and bool(detail.moves),
-            "program_names": catalog.programs,
-            "error": error,
-            "form": form or {},
-            "done": request.query_params.get("done") or "",
-        },
-        principal=principal,
-        status_code=status_code,
-    )
+CASE = WorkItem[CaseDetail](
+    noun="case",
+    path="/cases",
+    template="work/case.html",
+    permission="view_cases",
+    view_action="view_case",
+    read=lambda request, conn, principal, case_id: case_detail(
+        conn, principal, catalog_of(request), case_id
+    ),
+    missing=lambda case_id: NotFound(
+        "no such case", f"case {case_id} is not known, or not yours to see"
+    ),
+    context=_case_context,
+    person_of=lambda detail: detail.case.person_id,
+)
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-def case_page(
-    case_id: int,
-    request: Request,
-    principal: User,
-    conn: Conn,
-) -> Response:
-    require(principal, "view_cases")
-    detail = _detail_or_404(request, conn, principal, case_id)
-    audit(
-        conn,
-        principal,
-        "view_case",
-        person_id=detail.case.person_id,
-        target=f"case:{case_id}",
-        request=request,
-    )
-    return _render_detail(request, principal, detail)
+def case_page(case_id: int, request: Request, principal: User, conn: Conn) -> Response:
+    return CASE.view(request, conn, principal, case_id)
 
 
-@router.post("/cases/{case_id}/close", dependencies=[Depends(require_csrf)])
+@router.post("/cases/{case_id}/close", dependencies=CSRF)
 def close_page(
     case_id: int,
     request: Request,
@@ -169,35 +150,25 @@ def close_page(
     move: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
 ) -> Response:
-    require(principal, "close_case")
-    detail = _detail_or_404(request, conn, principal, case_id)
-    try:
-        with conn.begin_nested():  # a refused move leaves nothing behind
-            close_case(
-                conn,
-                case_id,
-                to_status=move,  # type: ignore[arg-type]  # close_case checks it against the table
-                officer=principal.username,
-                reason=reason.strip(),
-                on=today(request),
-            )
-    except LifesignError as error:
-        return _render_detail(
-            request,
-            principal,
-            detail,
-            error=error,
-            form={"move": move, "reason": reason},
-            status_code=400,
-        )
-    audit(
+    return CASE.act(
+        request,
         conn,
         principal,
-        "close_case",
-        person_id=detail.case.person_id,
-        target=f"case:{case_id}",
-        reason=reason.strip(),
-        request=request,
-        details={"from": detail.case.status, "to": move, "kind": detail.case.kind},
+        case_id,
+        action="close_case",
+        form={"move": move, "reason": reason},
+        run=lambda detail, why: close_case(
+            conn,
+            case_id,
+            to_status=move,  # type: ignore[arg-type]  # close_case checks it against the table
+            officer=principal.username,
+            reason=why,
+            on=today(request),
+        ),
+        details=lambda detail, _: {
+            "from": detail.case.status,
+            "to": move,
+            "kind": detail.case.kind,
+        },
+        done=move,
     )
-    return RedirectResponse(f"/cases/{case_id}?done={move}", status_code=303)
