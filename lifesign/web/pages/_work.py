@@ -276,6 +276,29 @@ def outside_transaction(conn: Connection, work: Callable[[], Result]) -> Result:
     return work()
 
 
+def audit_committed(
+    request: Request,
+    principal: Principal,
+    action: str,
+    *,
+    target: str,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """The audit row of what an `outside_transaction` function did, in a transaction of its
+    own: the request's connection was committed before the function ran."""
+    with engine_of(request).begin() as audit_conn:
+        audit(
+            audit_conn,
+            principal,
+            action,
+            target=target,
+            reason=reason,
+            request=request,
+            details=details,
+        )
+
+
 def source_names(request: Request) -> dict[str, dict[str, str]]:
     """Each source's name to show beside its code: the source's own Chinese name, and in
     English its department's name."""

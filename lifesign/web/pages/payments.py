@@ -13,23 +13,25 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from lifesign.errors import LifesignError
 from lifesign.payments.export import export_payment_list
 from lifesign.payments.lines import month_bounds
 from lifesign.web.audit import audit
-from lifesign.web.auth import require_csrf
 from lifesign.web.errors import Forbidden, NotFound
 from lifesign.web.pages._work import (
+    CSRF,
     Conn,
     User,
+    audit_committed,
     catalog_of,
     engine_of,
     int_or_none,
     outside_transaction,
     query_link,
+    render_list,
 )
 from lifesign.web.permissions import allowed, require
 from lifesign.web.queries.payments import (
@@ -122,7 +124,7 @@ def payments_page(
     )
 
 
-@router.post("/payments/export", dependencies=[Depends(require_csrf)])
+@router.post("/payments/export", dependencies=CSRF)
 def export_page(
     request: Request,
     principal: User,
@@ -169,23 +171,21 @@ def export_page(
             ),
         )
         content = path.read_bytes()
-    with engine.begin() as audit_conn:
-        audit(
-            audit_conn,
-            principal,
-            "export_payments",
-            target=f"payments {program} {month}",
-            request=request,
-            details={
-                "export_id": export_id,
-                "program": program,
-                "month": month,
-                "format": chosen_fmt,
-                "lang": chosen_lang,
-                "full_id": with_full_id,
-                "rows": len(lines),
-            },
-        )
+    audit_committed(
+        request,
+        principal,
+        "export_payments",
+        target=f"payments {program} {month}",
+        details={
+            "export_id": export_id,
+            "program": program,
+            "month": month,
+            "format": chosen_fmt,
+            "lang": chosen_lang,
+            "full_id": with_full_id,
+            "rows": len(lines),
+        },
+    )
     return Response(
         content,
         media_type=MEDIA_TYPES[chosen_fmt],
@@ -211,20 +211,12 @@ def exports_page(
         before=int_or_none(before),
         size=int_or_none(size),
     )
-    params = {"program": program, "size": size}
-    catalog = catalog_of(request)
-    return render(
+    return render_list(
         request,
+        principal,
         "work/exports.html",
-        {
-            "page": page,
-            "program_names": catalog.programs,
-            "next_link": (
-                query_link("/exports", params, before=page.next_before)
-                if page.next_before
-                else None
-            ),
-            "first_link": query_link("/exports", params) if page.before else None,
-        },
-        principal=principal,
+        page,
+        "/exports",
+        {"program": program, "size": size},
+        {"program_names": catalog_of(request).programs},
     )

@@ -21,26 +21,31 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import Connection, insert
+from sqlalchemy import insert
 
 from lifesign.errors import LifesignError
 from lifesign.ingest import quarantine as q
 from lifesign.ingest.pipeline import Ingestor
 from lifesign.integrity.models import Export
 from lifesign.web.audit import audit
-from lifesign.web.auth import Principal, require_csrf
+from lifesign.web.auth import Principal
 from lifesign.web.errors import Forbidden, NotFound
 from lifesign.web.pages._work import (
+    CSRF,
     Conn,
     User,
+    WorkItem,
+    audit_committed,
     catalog_of,
+    choice,
     date_or_none,
     engine_of,
     int_or_none,
     outside_transaction,
     query_link,
+    render_list,
     settings_of,
     source_names,
     sources_of,
@@ -56,7 +61,6 @@ from lifesign.web.queries.quarantine import (
     quarantine_reasons,
     visible_sources,
 )
-from lifesign.web.templating import render
 
 router = APIRouter()
 
@@ -77,7 +81,7 @@ def quarantine_list_page(
 ) -> Response:
     require(principal, "view_quarantine")
     sources = visible_sources(principal, sources_of(request))
-    chosen_status = status if status in (*QUARANTINE_STATUSES, "all") else "open"
+    chosen_status = choice(status, (*QUARANTINE_STATUSES, "all"), "open")
     wanted = QuarantineFilter(
         source=source if source in sources else None,
         reason=reason or None,
@@ -99,87 +103,61 @@ def quarantine_list_page(
         "until": until,
         "size": size,
     }
-    return render(
+    return render_list(
         request,
+        principal,
         "work/quarantine.html",
+        page,
+        "/quarantine",
+        params,
         {
-            "page": page,
             "sources": sources,
             "source_names": source_names(request),
             "reasons": quarantine_reasons(counts),
             "statuses": QUARANTINE_STATUSES,
             "counts": counts,
             "filter": wanted,
-            "params": params,
             "can_manage": allowed(principal, "manage_quarantine"),
             "flash": request.query_params.get("flash") or "",
-            "next_link": (
-                query_link("/quarantine", params, before=page.next_before)
-                if page.next_before
-                else None
-            ),
-            "first_link": query_link("/quarantine", params) if page.before else None,
         },
-        principal=principal,
     )
 
 
-def _entry_or_404(
-    request: Request, conn: Connection, principal: Principal, quarantine_id: int
-) -> ShownEntry:
-    entry = quarantine_entry(conn, principal, sources_of(request), quarantine_id)
-    if entry is None:
-        raise NotFound(
-            "no such quarantine entry",
-            f"entry {quarantine_id} is not known, or not of your sources",
-        )
-    return entry
+def _entry_context(request: Request, principal: Principal, entry: ShownEntry) -> dict[str, Any]:
+    return {
+        "entry": entry,
+        "source_names": source_names(request),
+        "can_manage": allowed(principal, "manage_quarantine") and entry.is_open,
+        "flash": request.query_params.get("flash") or "",
+    }
 
 
-def _render_entry(
-    request: Request,
-    principal: Principal,
-    entry: ShownEntry,
-    *,
-    error: LifesignError | None = None,
-    status_code: int = 200,
-) -> Response:
-    return render(
-        request,
-        "work/quarantine_entry.html",
-        {
-            "entry": entry,
-            "source_names": source_names(request),
-            "can_manage": allowed(principal, "manage_quarantine") and entry.is_open,
-            "error": error,
-            "flash": request.query_params.get("flash") or "",
-        },
-        principal=principal,
-        status_code=status_code,
-    )
+ENTRY = WorkItem[ShownEntry](
+    noun="quarantine",
+    path="/quarantine",
+    template="work/quarantine_entry.html",
+    permission="view_quarantine",
+    view_action="view_quarantine_entry",
+    read=lambda request, conn, principal, quarantine_id: quarantine_entry(
+        conn, principal, sources_of(request), quarantine_id
+    ),
+    missing=lambda quarantine_id: NotFound(
+        "no such quarantine entry",
+        f"entry {quarantine_id} is not known, or not of your sources",
+    ),
+    context=_entry_context,
+    view_details=lambda entry: {"source": entry.source},
+)
 
 
 @router.get("/quarantine/{quarantine_id}", response_class=HTMLResponse)
 def quarantine_entry_page(
-    quarantine_id: int,
-    request: Request,
-    principal: User,
-    conn: Conn,
+    quarantine_id: int, request: Request, principal: User, conn: Conn
 ) -> Response:
-    require(principal, "view_quarantine")
-    entry = _entry_or_404(request, conn, principal, quarantine_id)
-    audit(
-        conn,
-        principal,
-        "view_quarantine_entry",
-        target=f"quarantine:{quarantine_id}",
-        request=request,
-        details={"source": entry.source},
-    )
-    return _render_entry(request, principal, entry)
+    return ENTRY.view(request, conn, principal, quarantine_id)
 
 
-@router.post("/quarantine/{quarantine_id}/dismiss", dependencies=[Depends(require_csrf)])
+@router.post("/quarantine/{quarantine_id}/dismiss", dependencies=CSRF)
 def dismiss_page(
     quarantine_id: int,
     request: Request,
@@ -188,27 +166,25 @@ def dismiss_page(
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     require(principal, "manage_quarantine")
-    entry = _entry_or_404(request, conn, principal, quarantine_id)
+    entry = ENTRY.load(request, conn, principal, quarantine_id)
     if not reason.strip():
         error = q.QuarantineError(
             "closing an entry needs a reason", "the reason is kept with the entry"
         )
-        return _render_entry(request, principal, entry, error=error, status_code=400)
+        return ENTRY.show(request, principal, entry, error=error, status_code=400)
     engine = engine_of(request)
     try:
         outside_transaction(conn, lambda: q.dismiss(engine, quarantine_id, reason.strip()))
     except LifesignError as error:
-        return _render_entry(request, principal, entry, error=error, status_code=400)
-    with engine.begin() as audit_conn:
-        audit(
-            audit_conn,
-            principal,
-            "dismiss_quarantine",
-            target=f"quarantine:{quarantine_id}",
-            reason=reason.strip(),
-            request=request,
-            details={"source": entry.source, "reason_code": entry.reason},
-        )
+        return ENTRY.show(request, principal, entry, error=error, status_code=400)
+    audit_committed(
+        request,
+        principal,
+        "dismiss_quarantine",
+        target=f"quarantine:{quarantine_id}",
+        reason=reason.strip(),
+        details={"source": entry.source, "reason_code": entry.reason},
+    )
     return RedirectResponse(f"/quarantine/{quarantine_id}?flash=dismissed", status_code=303)
 
 
@@ -251,7 +227,7 @@ def _retry_report(result: q.RetryReport) -> dict[str, int]:
     }
 
 
-@router.post("/quarantine/{quarantine_id}/retry", dependencies=[Depends(require_csrf)])
+@router.post("/quarantine/{quarantine_id}/retry", dependencies=CSRF)
 def retry_one_page(
     quarantine_id: int,
     request: Request,
@@ -259,13 +235,13 @@ def retry_one_page(
     conn: Conn,
 ) -> Response:
     require(principal, "manage_quarantine")
-    entry = _entry_or_404(request, conn, principal, quarantine_id)
+    entry = ENTRY.load(request, conn, principal, quarantine_id)
     if not entry.is_open:
         error = q.QuarantineError(
             f"quarantine entry {quarantine_id} is {entry.status}, not open",
             "only open entries can be checked again",
         )
-        return _render_entry(request, principal, entry, error=error, status_code=400)
+        return ENTRY.show(request, principal, entry, error=error, status_code=400)
     raw = q.get_entry(engine_of(request), quarantine_id).raw_record
     with tempfile.TemporaryDirectory(prefix="lifesign-retry-") as folder:
         path = Path(folder) / f"quarantine-{quarantine_id}.csv"
@@ -274,7 +250,7 @@ def retry_one_page(
                 "the record cannot be read again",
                 "its row could not be read at all: ask the department to send it again",
             )
-            return _render_entry(request, principal, entry, error=error, status_code=400)
+            return ENTRY.show(request, principal, entry, error=error, status_code=400)
         try:
             result = outside_transaction(
                 conn,
@@ -283,17 +259,15 @@ def retry_one_page(
                 ),
             )
         except LifesignError as error:
-            return _render_entry(request, principal, entry, error=error, status_code=400)
+            return ENTRY.show(request, principal, entry, error=error, status_code=400)
     report = _retry_report(result)
-    with engine_of(request).begin() as audit_conn:
-        audit(
-            audit_conn,
-            principal,
-            "retry_quarantine",
-            target=f"quarantine:{quarantine_id}",
-            request=request,
-            details={"source": entry.source, **report},
-        )
+    audit_committed(
+        request,
+        principal,
+        "retry_quarantine",
+        target=f"quarantine:{quarantine_id}",
+        details={"source": entry.source, **report},
+    )
     flash = "resolved" if report["resolved"] else "still_open"
     if report["already"]:
         flash = "unchanged"
@@ -306,7 +280,7 @@ def _check_source(principal: Principal, request: Request, source: str) -> None:
         raise Forbidden("not your source", f"the source {source!r} is not one of yours")
 
 
-@router.post("/quarantine/retry", dependencies=[Depends(require_csrf)])
+@router.post("/quarantine/retry", dependencies=CSRF)
 def retry_file_page(
     request: Request,
     principal: User,
@@ -325,15 +299,13 @@ def retry_file_page(
             lambda: q.retry(_ingestor(request), path, sources_of(request), source_code=source),
         )
     report = _retry_report(result)
-    with engine_of(request).begin() as audit_conn:
-        audit(
-            audit_conn,
-            principal,
-            "retry_quarantine_file",
-            target=f"quarantine source={source}",
-            request=request,
-            details={"source": source, "file": name, **report},
-        )
+    audit_committed(
+        request,
+        principal,
+        "retry_quarantine_file",
+        target=f"quarantine source={source}",
+        details={"source": source, "file": name, **report},
+    )
     flash = "retried:{resolved}:{still_open}:{skipped}".format(**report)
     if report["already"]:
         flash = f"already:{report['batch_id']}"
@@ -342,7 +314,7 @@ def retry_file_page(
     )
 
 
-@router.post("/quarantine/export", dependencies=[Depends(require_csrf)])
+@router.post("/quarantine/export", dependencies=CSRF)
 def export_page(
     request: Request,
     principal: User,
