@@ -3,13 +3,16 @@ re-enable, reset a password). Every change is written to the audit log (never a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Connection
 
-from lifesign.catalog import Catalog
+from lifesign.errors import Location
 from lifesign.web.accounts import (
     AccountError,
     Scopes,
@@ -22,27 +25,18 @@ from lifesign.web.accounts import (
     split_codes,
 )
 from lifesign.web.audit import audit
-from lifesign.web.auth import Principal, page_user, require_csrf
-from lifesign.web.db import connection
+from lifesign.web.auth import Principal
+from lifesign.web.errors import NotFound, WebError
 from lifesign.web.i18n import LANGUAGES, translate
+from lifesign.web.pages._work import CSRF, Conn, User, catalog_of
 from lifesign.web.permissions import USER_ROLES, require
 from lifesign.web.templating import page_lang, render
 
 router = APIRouter()
 
-User = Annotated[Principal, Depends(page_user)]
-Conn = Annotated[Connection, Depends(connection)]
-CSRF = [Depends(require_csrf)]
-
-
-def _catalog(request: Request) -> Catalog:
-    catalog = request.app.state.catalog
-    assert isinstance(catalog, Catalog)
-    return catalog
-
 
 def _choices(request: Request) -> dict[str, Any]:
-    catalog = _catalog(request)
+    catalog = catalog_of(request)
     return {
         "roles": USER_ROLES,
         "languages": LANGUAGES,
@@ -60,10 +54,19 @@ def _scopes(programs: list[str], sources: str, grids: str, department: str) -> S
     )
 
 
+def _role_details(role: str, scopes: Scopes) -> dict[str, Any]:
+    """What the audit log keeps of a role and its scopes."""
+    return {
+        "role": role,
+        "programs": list(scopes.programs),
+        "grids": list(scopes.grids),
+        "sources": list(scopes.sources),
+        "department": scopes.department,
+    }
+
+
 def _done(request: Request, key: str, username: str, target: str = "/admin/users") -> Response:
     message = translate(key, page_lang(request, None), username=username)
-    from urllib.parse import quote
-
     return RedirectResponse(f"{target}?done={quote(message)}", status_code=303)
 
 
@@ -99,7 +102,7 @@ def create_user_submit(
     try:
         create_user(
             conn, username.strip(), password, role, scopes, display_name=display_name or None,
-            lang=lang, catalog=_catalog(request), config=request.app.state.web_config,
+            lang=lang, catalog=catalog_of(request), config=request.app.state.web_config,
         )  # fmt: skip
     except AccountError as problem:
         form = {"username": username, "display_name": display_name, "role": role, "lang": lang,
@@ -112,9 +115,7 @@ def create_user_submit(
             principal=principal, status_code=400,
         )  # fmt: skip
     audit(conn, principal, "manage_users", target=f"user:{username.strip()}", request=request,
-          reason="create user", details={"role": role, "programs": list(scopes.programs),
-          "grids": list(scopes.grids), "sources": list(scopes.sources),
-          "department": scopes.department})  # fmt: skip
+          reason="create user", details=_role_details(role, scopes))  # fmt: skip
     return _done(request, "core.users.created", username.strip())
 
 
@@ -126,8 +127,6 @@ def user_page(
     try:
         account = get_account(conn, username)
     except AccountError:
-        from lifesign.web.errors import NotFound
-
         raise NotFound("no such user", username) from None
     return render(
         request, "admin/user.html",
@@ -136,15 +135,85 @@ def user_page(
     )  # fmt: skip
 
 
-def _edit_failed(
-    request: Request, principal: Principal, conn: Connection, username: str, problem: AccountError
-) -> Response:
-    return render(
-        request, "admin/user.html",
-        {"account": get_account(conn, username), "done": None, "problem": problem,
-         **_choices(request)},
-        principal=principal, status_code=400,
-    )  # fmt: skip
+# The changes to one existing user, each a form on the user's page.
+
+
+@dataclass(frozen=True)
+class UserForm:
+    """What a form on the user's page sent (each action reads its own fields)."""
+
+    role: str = ""
+    display_name: str = ""
+    scopes: Scopes = field(default_factory=Scopes)
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class UserAction:
+    # does it; raises AccountError when refused; returns the audit row's details
+    apply: Callable[[Request, Connection, str, UserForm], dict[str, Any] | None]
+    reason: str  # the audit row's reason
+    done: str  # the message shown after it (i18n key)
+
+
+def _change(request: Request, conn: Connection, username: str, form: UserForm) -> dict[str, Any]:
+    change_role(conn, username, form.role, form.scopes, display_name=form.display_name,
+                catalog=catalog_of(request))  # fmt: skip
+    return _role_details(form.role, form.scopes)
+
+
+def _disable(request: Request, conn: Connection, username: str, form: UserForm) -> None:
+    set_disabled(conn, username, True)
+
+
+def _enable(request: Request, conn: Connection, username: str, form: UserForm) -> None:
+    set_disabled(conn, username, False)
+
+
+def _reset_password(request: Request, conn: Connection, username: str, form: UserForm) -> None:
+    if form.password is None:
+        raise WebError(
+            "a new password is needed",
+            "the reset form sends it in the field `password`",
+            Location(field="password"),
+            status_code=422,
+        )
+    reset_password(conn, username, form.password, config=request.app.state.web_config)
+
+
+# By the address the form posts to: `/admin/users/{username}/{name}`, and the edit form to
+# the user's own address (the name "", which no `{name}` segment can reach).
+USER_ACTIONS: dict[str, UserAction] = {
+    "": UserAction(_change, "change role and scopes", "core.users.saved"),
+    "disable": UserAction(_disable, "disable user", "core.users.disabled_done"),
+    "enable": UserAction(_enable, "enable user", "core.users.enabled_done"),
+    "password": UserAction(_reset_password, "reset password", "core.users.password_reset"),
+}
+
+
+def _apply(
+    name: str, username: str, request: Request, principal: Principal, conn: Connection,
+    form: UserForm,
+) -> Response:  # fmt: skip
+    """One change to a user: done, audited (never the password) and shown on the user's page;
+    refused, the user's page again with the problem (400)."""
+    require(principal, "manage_users")
+    action = USER_ACTIONS.get(name)
+    if action is None:
+        known = ", ".join(name for name in USER_ACTIONS if name)
+        raise NotFound("no such user action", f"{name!r} is none of {known}")
+    try:
+        details = action.apply(request, conn, username, form)
+    except AccountError as problem:
+        return render(
+            request, "admin/user.html",
+            {"account": get_account(conn, username), "done": None, "problem": problem,
+             **_choices(request)},
+            principal=principal, status_code=400,
+        )  # fmt: skip
+    audit(conn, principal, "manage_users", target=f"user:{username}", request=request,
+          reason=action.reason, details=details)  # fmt: skip
+    return _done(request, action.done, username, f"/admin/users/{username}")
 
 
 @router.post("/admin/users/{username}", dependencies=CSRF)
@@ -160,57 +229,19 @@ def change_user_submit(
     grids: Annotated[str, Form()] = "",
     department: Annotated[str, Form()] = "",
 ) -> Response:
-    require(principal, "manage_users")
     scopes = _scopes(programs or [], sources, grids, department)
-    try:
-        change_role(conn, username, role, scopes, display_name=display_name,
-                    catalog=_catalog(request))  # fmt: skip
-    except AccountError as problem:
-        return _edit_failed(request, principal, conn, username, problem)
-    audit(conn, principal, "manage_users", target=f"user:{username}", request=request,
-          reason="change role and scopes", details={"role": role,
-          "programs": list(scopes.programs), "grids": list(scopes.grids),
-          "sources": list(scopes.sources), "department": scopes.department})  # fmt: skip
-    return _done(request, "core.users.saved", username, f"/admin/users/{username}")
+    form = UserForm(role=role, display_name=display_name, scopes=scopes)
+    return _apply("", username, request, principal, conn, form)
 
 
-@router.post("/admin/users/{username}/disable", dependencies=CSRF)
-def disable_user_submit(username: str, request: Request, principal: User, conn: Conn) -> Response:
-    require(principal, "manage_users")
-    try:
-        set_disabled(conn, username, True)
-    except AccountError as problem:
-        return _edit_failed(request, principal, conn, username, problem)
-    audit(conn, principal, "manage_users", target=f"user:{username}", request=request,
-          reason="disable user")  # fmt: skip
-    return _done(request, "core.users.disabled_done", username, f"/admin/users/{username}")
-
-
-@router.post("/admin/users/{username}/enable", dependencies=CSRF)
-def enable_user_submit(username: str, request: Request, principal: User, conn: Conn) -> Response:
-    require(principal, "manage_users")
-    try:
-        set_disabled(conn, username, False)
-    except AccountError as problem:
-        return _edit_failed(request, principal, conn, username, problem)
-    audit(conn, principal, "manage_users", target=f"user:{username}", request=request,
-          reason="enable user")  # fmt: skip
-    return _done(request, "core.users.enabled_done", username, f"/admin/users/{username}")
-
-
-@router.post("/admin/users/{username}/password", dependencies=CSRF)
-def reset_password_submit(
+@router.post("/admin/users/{username}/{action}", dependencies=CSRF)
+def user_action_submit(
     username: str,
+    action: str,
     request: Request,
     principal: User,
     conn: Conn,
-    password: Annotated[str, Form()],
+    password: Annotated[str | None, Form()] = None,
 ) -> Response:
-    require(principal, "manage_users")
-    try:
-        reset_password(conn, username, password, config=request.app.state.web_config)
-    except AccountError as problem:
-        return _edit_failed(request, principal, conn, username, problem)
-    audit(conn, principal, "manage_users", target=f"user:{username}", request=request,
-          reason="reset password")  # fmt: skip
-    return _done(request, "core.users.password_reset", username, f"/admin/users/{username}")
+    """disable, enable, password (reset): the buttons of the user's page."""
+    return _apply(action, username, request, principal, conn, UserForm(password=password))
