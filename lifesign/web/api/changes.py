@@ -18,13 +18,11 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import Table, select
 
 from lifesign.certify.models import Decision, StatusEvent
-from lifesign.errors import Location
 from lifesign.store.models import Enrollment, Person
-from lifesign.web.api.calls import LoggedRoute, count_items
+from lifesign.web.api.calls import LoggedRoute
+from lifesign.web.api.paging import account_for_page, cursor_after, page_size, read_page
 from lifesign.web.api.schemas import Change, ChangesPage, ErrorResponse, StatusChange
 from lifesign.web.api.security import Caller, Conn, api_parameters
-from lifesign.web.api.status import audit_reads, request_reason
-from lifesign.web.errors import WebError
 from lifesign.web.permissions import people_scope
 
 router = APIRouter(route_class=LoggedRoute, tags=["changes"])
@@ -33,19 +31,6 @@ decisions_t = cast(Table, Decision.__table__)
 events_t = cast(Table, StatusEvent.__table__)
 people_t = cast(Table, Person.__table__)
 enrollments_t = cast(Table, Enrollment.__table__)
-
-
-def _cursor(value: str | None) -> int:
-    if value is None or value == "":
-        return 0
-    if not value.isdigit():
-        raise WebError(
-            "the cursor is not valid",
-            "pass back the `next_cursor` of the previous page unchanged",
-            Location(field="cursor"),
-            status_code=422,
-        )
-    return int(value)
 
 
 @router.get(
@@ -77,47 +62,40 @@ def changes(
 ) -> ChangesPage:
     caller.require("api_changes")
     parameters = api_parameters(request)
-    if limit is not None and limit > parameters.changes_max_limit:
-        raise WebError(
-            "page too large",
-            f"at most {parameters.changes_max_limit} decisions per page; asked {limit}",
-            Location(field="limit"),
-            status_code=422,
+    size = page_size(
+        limit,
+        default=parameters.changes_default_limit,
+        most=parameters.changes_max_limit,
+        items="decisions",
+    )
+    after = cursor_after(cursor)
+    query = select(
+        decisions_t.c.decision_id,
+        decisions_t.c.person_id,
+        decisions_t.c.enrollment_id,
+        decisions_t.c.kind,
+        decisions_t.c.effective_date,
+        decisions_t.c.decided_on,
+        decisions_t.c.channel,
+        decisions_t.c.valid_until,
+        decisions_t.c.rule,
+        people_t.c.id_number,
+        enrollments_t.c.program,
+        enrollments_t.c.external_ref,
+    ).select_from(
+        decisions_t.join(people_t, people_t.c.person_id == decisions_t.c.person_id).outerjoin(
+            enrollments_t, enrollments_t.c.enrollment_id == decisions_t.c.enrollment_id
         )
-    size = limit or parameters.changes_default_limit
-    after = _cursor(cursor)
-    query = (
-        select(
-            decisions_t.c.decision_id,
-            decisions_t.c.person_id,
-            decisions_t.c.enrollment_id,
-            decisions_t.c.kind,
-            decisions_t.c.effective_date,
-            decisions_t.c.decided_on,
-            decisions_t.c.channel,
-            decisions_t.c.valid_until,
-            decisions_t.c.rule,
-            people_t.c.id_number,
-            enrollments_t.c.program,
-            enrollments_t.c.external_ref,
-        )
-        .select_from(
-            decisions_t.join(people_t, people_t.c.person_id == decisions_t.c.person_id).outerjoin(
-                enrollments_t, enrollments_t.c.enrollment_id == decisions_t.c.enrollment_id
-            )
-        )
-        .where(decisions_t.c.decision_id > after)
-        .order_by(decisions_t.c.decision_id)
-        .limit(size + 1)
     )
     if since is not None:
         query = query.where(decisions_t.c.decided_on >= since)
     scope = people_scope(caller.principal)
     if scope is not None:
         query = query.where(scope)
-    rows = conn.execute(query).all()
-    has_more = len(rows) > size
-    rows = rows[:size]
+    page = read_page(
+        conn, query, decisions_t.c.decision_id, after=after, size=size, asked=cursor or None
+    )
+    rows = page.rows
     events: dict[int, list[StatusChange]] = defaultdict(list)
     ids = [int(r.decision_id) for r in rows]
     for start in range(0, len(ids), 2000):
@@ -165,14 +143,12 @@ def changes(
         )
         for r in rows
     ]
-    count_items(request, len(items))
-    audit_reads(
+    account_for_page(
         conn,
         request,
         caller.principal,
         "api_changes",
-        sorted({int(r.person_id) for r in rows}),
-        request_reason(request),
+        items=len(items),
+        person_ids=[int(r.person_id) for r in rows],
     )
-    next_cursor = str(ids[-1]) if ids else (cursor or None)
-    return ChangesPage(items=items, next_cursor=next_cursor, has_more=has_more)
+    return ChangesPage(items=items, next_cursor=page.next_cursor, has_more=page.has_more)

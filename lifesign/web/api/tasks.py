@@ -16,10 +16,10 @@ from lifesign.errors import Location
 from lifesign.lifecycle.models import TASK_STATUSES, VisitTask
 from lifesign.registry.ids import mask_id_number
 from lifesign.store.models import Person
-from lifesign.web.api.calls import LoggedRoute, count_items
+from lifesign.web.api.calls import LoggedRoute
+from lifesign.web.api.paging import account_for_page, page_size, read_page
 from lifesign.web.api.schemas import ErrorResponse, TaskItem, TasksPage
 from lifesign.web.api.security import Caller, Conn, api_parameters
-from lifesign.web.api.status import audit_reads, request_reason
 from lifesign.web.errors import WebError
 from lifesign.web.permissions import people_scope
 
@@ -59,14 +59,12 @@ def tasks(
             Location(field="status"),
             status_code=422,
         )
-    if limit is not None and limit > parameters.tasks_max_limit:
-        raise WebError(
-            "page too large",
-            f"at most {parameters.tasks_max_limit} tasks per page; asked {limit}",
-            Location(field="limit"),
-            status_code=422,
-        )
-    size = limit or parameters.tasks_default_limit
+    size = page_size(
+        limit,
+        default=parameters.tasks_default_limit,
+        most=parameters.tasks_max_limit,
+        items="tasks",
+    )
     query = (
         select(
             tasks_t.c.task_id,
@@ -82,18 +80,22 @@ def tasks(
             people_t.c.phone,
         )
         .select_from(tasks_t.join(people_t, people_t.c.person_id == tasks_t.c.person_id))
-        .where(tasks_t.c.status == status, tasks_t.c.task_id > (cursor or 0))
-        .order_by(tasks_t.c.task_id)
-        .limit(size + 1)
+        .where(tasks_t.c.status == status)
     )
     if grid is not None:
         query = query.where(tasks_t.c.grid_code == grid)
     scope = people_scope(caller.principal)
     if scope is not None:
         query = query.where(scope)
-    rows = conn.execute(query).all()
-    has_more = len(rows) > size
-    rows = rows[:size]
+    page = read_page(
+        conn,
+        query,
+        tasks_t.c.task_id,
+        after=cursor or 0,
+        size=size,
+        asked=str(cursor) if cursor else None,
+    )
+    rows = page.rows
     items = [
         TaskItem(
             task_id=int(r.task_id),
@@ -109,14 +111,12 @@ def tasks(
         )
         for r in rows
     ]
-    count_items(request, len(items))
-    audit_reads(
+    account_for_page(
         conn,
         request,
         caller.principal,
         "api_tasks",
-        sorted({int(r.person_id) for r in rows}),
-        request_reason(request),
+        items=len(items),
+        person_ids=[int(r.person_id) for r in rows],
     )
-    next_cursor = str(items[-1].task_id) if items else (str(cursor) if cursor else None)
-    return TasksPage(items=items, next_cursor=next_cursor, has_more=has_more)
+    return TasksPage(items=items, next_cursor=page.next_cursor, has_more=page.has_more)
