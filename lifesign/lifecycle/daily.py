@@ -82,6 +82,7 @@ RULE_EXPIRED = "certification_expired"
 RULE_RESUMED = "certified_after_suspension"
 RULE_RECOVERY = "paid_after_death"
 CHUNK = 5000
+PEOPLE_THROUGH = "people_through"  # the run's counts key of `StepCounts.people_through`
 
 
 @dataclass
@@ -105,6 +106,8 @@ class StepCounts:
     holds_released: int = 0
     held_by_rule: dict[str, int] = field(default_factory=dict)
     messages: int = 0
+    # The highest registry person id whose state the run made sure of (see run.seed_new_people).
+    people_through: int = 0
     # Rows written, by "step.table" (e.g. "suspensions.decisions"): what a day cost.
     written: dict[str, int] = field(default_factory=dict)
 

@@ -21,7 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, Table, insert, select, update
+from sqlalchemy import Connection, Engine, Table, func, insert, select, update
 
 from lifesign.catalog import Catalog, load_catalog
 from lifesign.certify.ledger import seed_person_state
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from lifesign.ingest.sources import SourceDefinition
 
 runs_t = cast(Table, Run.__table__)
+people_t = daily.people_t
 holds_t = cast(Table, HeldSuspension.__table__)
 
 INBOX_DIR = "inbox"
@@ -242,12 +243,45 @@ def previous_run_day(connection: Connection, as_of: dt.date) -> dt.date | None:
     return cast("dt.date | None", found)
 
 
+def seed_new_people(connection: Connection, catalog: Catalog) -> int:
+    """Registry people without a state row yet (new recipients) get theirs from the registry's
+    last certification, so that their expiry is scheduled like everyone's; the highest
+    person id looked at (kept in the run's counts as `people_through`).
+
+    Only people added since the runs before looked (person ids above the highest
+    `people_through` of a finished run) are compared with the states: the registry hands out
+    increasing ids, and comparing all 1.36 M people every day cost a second. A first run (or
+    one after runs that kept no mark) compares everyone.
+    """
+    periods = {code: p.certification_period_months for code, p in catalog.programs.items()}
+    newest = connection.execute(select(func.max(people_t.c.person_id))).scalar()
+    if newest is None:
+        return 0
+    seen = connection.execute(
+        select(func.max(runs_t.c.counts[daily.PEOPLE_THROUGH].as_integer())).where(
+            runs_t.c.status == "finished"
+        )
+    ).scalar()
+    if seen is None:
+        seed_person_state(connection, None, periods)
+    elif newest > seen:
+        added = [
+            int(person_id)
+            for (person_id,) in connection.execute(
+                select(people_t.c.person_id).where(people_t.c.person_id > seen)
+            )
+        ]
+        for start in range(0, len(added), daily.CHUNK):
+            seed_person_state(connection, added[start : start + daily.CHUNK], periods)
+    return int(max(newest, seen or 0))
+
+
 def _merge_counts(before: dict[str, Any], today: dict[str, Any]) -> dict[str, Any]:
     """A re-run's counts added to the first run's (a re-run that does nothing adds zero)."""
     merged = dict(before)
     for key, value in today.items():
         old = merged.get(key)
-        if key == "suspensions_due":  # a measure of the day, not an action
+        if key in ("suspensions_due", daily.PEOPLE_THROUGH):  # measures, not actions
             merged[key] = max(int(old or 0), int(value))
         elif isinstance(value, dict):
             inner = dict(old or {})
@@ -337,13 +371,7 @@ def run_lifecycle(
     say = progress or (lambda _step: None)
     counts = daily.StepCounts()
     since = previous_run_day(connection, as_of)
-    # Registry people without a state row yet (new recipients) get theirs from the registry's
-    # last certification, so that their expiry is scheduled like everyone's.
-    seed_person_state(
-        connection,
-        None,
-        {code: p.certification_period_months for code, p in catalog.programs.items()},
-    )
+    counts.people_through = seed_new_people(connection, catalog)
     say("arrivals")
     counts.arrivals = daily.record_arrivals(connection, catalog, lake_dir, as_of, run_id)
     findings = GuardFindings(as_of=as_of, sources=assess_sources(connection, as_of, guard))
@@ -447,9 +475,9 @@ def run_day(
     say("evidence store")
     # The person page reads one person's evidence from a person-sorted copy of the lake; the
     # day's batches are folded in here, after the commit, so that no page view has to.
-    from lifesign.web.queries.lake import update_person_store
+    from lifesign.ingest.person_store import update_person_store
 
-    update_person_store(settings)
+    update_person_store(settings.lake_dir)
     say("done")
     return DayReport(
         run_id=run_id,

@@ -308,3 +308,50 @@ def test_active_recipients_are_counted_only_when_the_spike_check_needs_them(
     assert asked == [1]
     assert (short.baseline_kind, short.baseline) == ("recipients_per_365", 10.0)
     assert (long.baseline_kind, long.baseline) == ("median_of_runs", 10.0)
+
+
+def test_only_people_added_since_the_last_run_are_compared_with_the_states(
+    engine: Engine, catalog: Catalog
+) -> None:
+    from lifesign.certify.models import PersonStateRow
+    from lifesign.lifecycle.run import seed_new_people
+
+    state_t = cast(Table, PersonStateRow.__table__)
+    _registry(engine, catalog, 5)
+    with engine.begin() as connection:
+        connection.execute(state_t.delete().where(state_t.c.person_id == 2))
+        # no run kept a mark: everyone is compared (person 2 gets its state back)
+        assert seed_new_people(connection, catalog) == 5
+        assert connection.execute(select(func.count()).select_from(state_t)).scalar() == 5
+        connection.execute(
+            insert(runs_t).values(
+                as_of=dt.date(2026, 3, 1),
+                status="finished",
+                attempts=1,
+                counts={daily.PEOPLE_THROUGH: 5},
+                guard={},
+            )
+        )
+        connection.execute(
+            insert(people_t),
+            [
+                {
+                    "person_id": p,
+                    "pseudonym": f"{p:032x}",
+                    "phone": f"1390000{p:04d}",
+                    "last_certified_on": REGISTRY_CERTIFIED,
+                }
+                for p in (6, 7)
+            ],
+        )
+        # the pass met person 7 first (evidence) and gave it a state: 6 is still new
+        seed_person_state(connection, [7])
+        assert seed_new_people(connection, catalog) == 7
+        valid = connection.execute(
+            select(state_t.c.valid_until).where(state_t.c.person_id == 6)
+        ).scalar_one()
+        assert valid == dt.date(2026, 3, 10)  # the registry's certification + the fallback year
+        # below the mark nobody is compared again: a state removed there stays removed
+        connection.execute(state_t.delete().where(state_t.c.person_id == 3))
+        assert seed_new_people(connection, catalog) == 7
+        assert connection.execute(select(func.count()).select_from(state_t)).scalar() == 6
