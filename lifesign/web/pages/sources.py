@@ -4,57 +4,44 @@ A data manager sees only the sources of their department; another source is a 40
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import Connection
 
-from lifesign.catalog import Catalog
-from lifesign.web.auth import Principal, page_user
-from lifesign.web.db import connection
 from lifesign.web.errors import NotFound
-from lifesign.web.pages._labels import Labels
+from lifesign.web.pages._view import audited_view, labels_of
+from lifesign.web.pages._work import Conn, User, catalog_of
 from lifesign.web.permissions import require, sources_scope
 from lifesign.web.queries.sources import sources_report
-from lifesign.web.templating import page_lang, render
 
 router = APIRouter()
 
 
 @router.get("/sources")
-def sources_page(
-    request: Request,
-    principal: Annotated[Principal, Depends(page_user)],
-    conn: Annotated[Connection, Depends(connection)],
-) -> Response:
+def sources_page(request: Request, principal: User, conn: Conn) -> Response:
     require(principal, "view_sources")
-    catalog: Catalog = request.app.state.catalog
-    report = sources_report(conn, catalog, sources_scope(principal))
-    return render(
+    report = sources_report(conn, catalog_of(request), sources_scope(principal))
+    return audited_view(
         request,
+        conn,
+        principal,
         "pages/sources.html",
-        {"report": report, "labels": Labels(catalog, page_lang(request, principal))},
-        principal=principal,
+        {"report": report, "labels": labels_of(request, principal)},
+        action=None,  # counts of records, no person's data
     )
 
 
 @router.get("/sources/{source}")
-def source_page(
-    request: Request,
-    principal: Annotated[Principal, Depends(page_user)],
-    conn: Annotated[Connection, Depends(connection)],
-    source: str,
-) -> Response:
+def source_page(request: Request, principal: User, conn: Conn, source: str) -> Response:
     require(principal, "view_sources")
-    catalog: Catalog = request.app.state.catalog
-    report = sources_report(conn, catalog, sources_scope(principal), only=source)
+    report = sources_report(conn, catalog_of(request), sources_scope(principal), only=source)
     row = report.get(source)
     if row is None:
         raise NotFound("no such source", f"{source} is not a source of yours")
-    return render(
+    return audited_view(
         request,
+        conn,
+        principal,
         "pages/source.html",
-        {"report": report, "row": row, "labels": Labels(catalog, page_lang(request, principal))},
-        principal=principal,
+        {"report": report, "row": row, "labels": labels_of(request, principal)},
+        action=None,
     )
