@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy import cast as sql_cast
 
 from lifesign.certify.models import PersonStateRow
+from lifesign.store.bulk import among
 from lifesign.store.models import Enrollment, Person
 from lifesign.web.auth import Principal
 from lifesign.web.permissions import people_scope
@@ -34,9 +35,6 @@ from lifesign.web.permissions import people_scope
 people_t = cast(Table, Person.__table__)
 state_t = cast(Table, PersonStateRow.__table__)
 enrollments_t = cast(Table, Enrollment.__table__)
-
-# Numbers per IN-list query: under both databases' bind-parameter limits, few round trips.
-IN_LIST = 2_000
 
 
 def _object(dialect: str, pairs: list[tuple[str, Any]]) -> Any:
@@ -96,20 +94,37 @@ def _person_json(dialect: str, as_of: dt.date) -> Any:
 def compact_statuses(
     connection: Connection, principal: Principal, id_numbers: Iterable[str], as_of: dt.date
 ) -> dict[str, tuple[int, str]]:
-    """ID number → (person_id, BatchPerson as JSON text), for the recipients in scope."""
-    wanted = sorted(set(id_numbers))
-    dialect = connection.dialect.name
-    document = _person_json(dialect, as_of).label("document")
+    """ID number → (person_id, BatchPerson as JSON text), for the recipients in scope.
+
+    Two queries, each with its keys in ONE bound parameter (store.bulk.among: a JSON array
+    SQLite's json_each unpacks, a PostgreSQL array) — IN-lists of 2,000 bound parameters cost
+    SQLAlchemy more time to render than the database took to answer (~15 % of a batch's CPU
+    at Bozhou scale, profiled 2026-11-29):
+
+    1. the numbers → person ids (people's unique index on id_number, the principal's scope);
+    2. the documents of those persons, looked up in person-id order: person_state, the
+       enrollments' index and the people rows are then read front to back instead of at
+       random — about a sixth less database time for 10,000 persons of 1.36 M.
+    """
+    wanted = list(set(id_numbers))
+    if not wanted:
+        return {}
+    persons = select(people_t.c.person_id, people_t.c.id_number).where(
+        among(connection, people_t.c.id_number, wanted)
+    )
     scope = people_scope(principal)
-    found: dict[str, tuple[int, str]] = {}
-    for start in range(0, len(wanted), IN_LIST):
-        query = (
-            select(people_t.c.id_number, people_t.c.person_id, document)
-            .select_from(people_t.outerjoin(state_t, state_t.c.person_id == people_t.c.person_id))
-            .where(people_t.c.id_number.in_(wanted[start : start + IN_LIST]))
-        )
-        if scope is not None:
-            query = query.where(scope)
-        for id_number, person_id, text in connection.execute(query).all():
-            found[id_number] = (int(person_id), text)
-    return found
+    if scope is not None:
+        persons = persons.where(scope)
+    numbers = dict(connection.execute(persons).tuples().all())
+    if not numbers:
+        return {}
+    document = _person_json(connection.dialect.name, as_of).label("document")
+    documents = (
+        select(people_t.c.person_id, document)
+        .select_from(people_t.outerjoin(state_t, state_t.c.person_id == people_t.c.person_id))
+        .where(among(connection, people_t.c.person_id, sorted(numbers)))
+    )
+    return {
+        numbers[person_id]: (int(person_id), text)
+        for person_id, text in connection.execute(documents).tuples().all()
+    }
