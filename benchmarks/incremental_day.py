@@ -11,7 +11,8 @@ full pass has not run yet, it runs once (as of the lake's last day, untimed). Th
    once), they are confirmed as an officer would (untimed). Then quiet days (no new records,
    untimed) until a week has passed since the full pass (which certified everyone on the
    lake's last day: for `certified_lookback_days` the 'certified' step re-reads that mass)
-   and the guard has a week of runs to take its spike baseline from. So the timed day is a
+   and the guard has a week of runs to take its spike baseline from; and the person page's
+   evidence store is built from the whole lake if the home has none. So the timed day is a
    normal one;
 2. one new day's records (~100 k, the mix and persons of the lake) appended to the lake as
    committed batches, one per daily source, as ingestion would;
@@ -171,6 +172,18 @@ def main() -> None:
     if quiet_days:
         print(
             f"{quiet_days} quiet day(s) to {last}, each day's schedule (untimed): "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+    # The person page's evidence store (LAKE/_person/evidence) is built once from the whole
+    # lake (Bozhou: 35 M records, minutes), then each run folds its day in: built here,
+    # untimed, if this home has none yet.
+    from lifesign.ingest.person_store import update_person_store
+
+    started = time.perf_counter()
+    folded = update_person_store(settings.lake_dir)
+    if folded:
+        print(
+            f"evidence store: {folded:,} batches folded in (untimed): "
             f"{time.perf_counter() - started:.1f} s"
         )
     day = last + dt.timedelta(days=1)

@@ -787,6 +787,12 @@ def notify_certified(
     counts.wrote("certified", "visit_tasks", cancelled)
     if not to_tell:
         return
+    labels: dict[tuple[str | None, str | None], str] = {}  # a handful of types a day
+    for row in to_tell:
+        if (row.channel, row.evidence_type) not in labels:
+            labels[(row.channel, row.evidence_type)] = _evidence_label(
+                catalog, row.channel, row.evidence_type
+            )
     requests = [
         SmsRequest(
             int(row.person_id),
@@ -796,7 +802,7 @@ def notify_certified(
             {
                 "name": row.name or "",
                 "evidence_date": row.effective_date,
-                "evidence_name": _evidence_label(catalog, row.channel, row.evidence_type),
+                "evidence_name": labels[(row.channel, row.evidence_type)],
                 "valid_until": row.valid_until,
             },
         )

@@ -195,22 +195,26 @@ def enqueue_many(
     first_of: dict[tuple[int, str, str], int] = {}
     templates: dict[str, TemplateSet] = {}
     moment = to_utc(now, config)
+    sms = config.sms
     for position, request in enumerate(requests):
-        number = "".join((request.phone or "").split())
+        number = request.phone or ""
+        if not number.isdigit():  # spaces inside a number are dropped ("139 0000 1234")
+            number = "".join(number.split())
         if not number:
             outcomes.append("no_phone")
             continue
-        if request.lang not in templates:
-            templates[request.lang] = load_templates(request.lang, sms=config.sms)
-        rendered = templates[request.lang].render(request.reason, request.params)
-        segments = config.sms.segments(rendered.body)
-        if segments > config.sms.max_segments:
+        template_set = templates.get(request.lang)
+        if template_set is None:
+            template_set = templates[request.lang] = load_templates(request.lang, sms=sms)
+        rendered = template_set.render(request.reason, request.params)
+        segments = sms.segments(rendered.body)
+        if segments > sms.max_segments:
             log.warning(
                 "SMS %s for person %s takes %d segments (limit %d)",
                 rendered.template,
                 request.person_id,
                 segments,
-                config.sms.max_segments,
+                sms.max_segments,
             )
         outcomes.append("duplicate")  # until the insert says it went in
         if request.key in first_of:

@@ -8,6 +8,8 @@ the message is queued; the result is kept in the outbox.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import logging
@@ -46,6 +48,9 @@ REASONS = tuple(REASON_PARAMS)
 
 # 18-character (or old 15-digit) resident ID numbers: never in an SMS.
 _ID_NUMBER_RE = re.compile(r"(?<!\d)(\d{17}[\dXx]|\d{15})(?![\dXx])")
+# At most this many formatted values are remembered per template set (a day has a few hundred
+# distinct dates, amounts and program lists; the bound keeps a long-lived process small).
+_FORMATTED_KEPT = 100_000
 
 
 class TemplateError(LifesignError):
@@ -82,6 +87,16 @@ class TemplateSet:
     templates: Mapping[str, Template]
     warnings: tuple[str, ...] = field(default=())
 
+    # Per set, made on first use: each template's city constants, and the text of values
+    # already formatted (a day's messages share a handful of dates, amounts and program
+    # lists: each is formatted and checked for an ID number once, not once per message).
+    _city_of: dict[str, dict[str, str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _formatted: dict[tuple[type, Any], str] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
     def render(self, reason: str, params: Mapping[str, Any]) -> Rendered:
         """The message for `reason` with `params`; TemplateError if a parameter is missing,
         empty, or would put a full ID number in the SMS."""
@@ -93,30 +108,57 @@ class TemplateSet:
                 Location(file=self.file, key=f"templates.{reason}"),
             )
         wanted = REASON_PARAMS[reason]
-        missing = [name for name in wanted if params.get(name) in (None, "", [], ())]
-        if missing:
-            raise TemplateError(
-                f"cannot render the {reason!r} SMS",
-                f"missing parameter(s) {', '.join(missing)}; it needs {', '.join(wanted)}",
-                Location(file=self.file, key=f"templates.{reason}"),
-            )
-        values = {name: self.format_value(params[name]) for name in wanted}
-        for name, value in values.items():
-            if _ID_NUMBER_RE.search(value):
+        values: dict[str, str] = {}
+        for name in wanted:
+            value = params.get(name)
+            if value is None or value == "" or value == [] or value == ():
+                missing = [n for n in wanted if params.get(n) in (None, "", [], ())]
                 raise TemplateError(
                     f"cannot render the {reason!r} SMS",
-                    f"parameter {name} holds what looks like a full ID number; "
-                    "an SMS never carries one (mask it or leave it out)",
-                    Location(file=self.file, key=f"templates.{reason}", field=name),
+                    f"missing parameter(s) {', '.join(missing)}; it needs {', '.join(wanted)}",
+                    Location(file=self.file, key=f"templates.{reason}"),
                 )
-        values.update(
-            (name, value) for name, value in self.city.items() if name in template.variables
-        )
+            text = self._text(value)
+            if text is None:  # not seen before (or not kept): formatted and checked now
+                text = self.format_value(value)
+                if _ID_NUMBER_RE.search(text):
+                    raise TemplateError(
+                        f"cannot render the {reason!r} SMS",
+                        f"parameter {name} holds what looks like a full ID number; "
+                        "an SMS never carries one (mask it or leave it out)",
+                        Location(file=self.file, key=f"templates.{reason}", field=name),
+                    )
+                self._keep(value, text)
+            values[name] = text
+        city = self._city_of.get(reason)
+        if city is None:
+            city = self._city_of[reason] = {
+                name: value for name, value in self.city.items() if name in template.variables
+            }
+        values.update(city)
         return Rendered(
             template=f"{self.lang}/{reason}",
             params=values,
             body=template.body.format_map(values),
         )
+
+    def _text(self, value: Any) -> str | None:
+        """A value's text when it was formatted (and checked) before, else None."""
+        kind = type(value)
+        if kind is list:
+            value = tuple(value)
+        try:
+            return self._formatted.get((kind, value))
+        except TypeError:  # unhashable (a list of lists): formatted every time
+            return None
+
+    def _keep(self, value: Any, text: str) -> None:
+        """Remember a formatted value, unless it is a free text (a name: one per person)."""
+        kind = type(value)
+        if kind is str or len(self._formatted) > _FORMATTED_KEPT:
+            return
+        with contextlib.suppress(TypeError):  # unhashable: not kept
+            self._formatted[(kind, tuple(value) if kind is list else value)] = text
 
     def format_value(self, value: Any) -> str:
         """A parameter as text in this language: dates, amounts, lists of names."""
@@ -242,7 +284,7 @@ def _load(lang: str, folder: Path, sms: SmsLimits) -> TemplateSet:
             )
     for warning in warnings:
         log.warning(warning)
-    return TemplateSet(**{**result.__dict__, "warnings": tuple(warnings)})
+    return dataclasses.replace(result, warnings=tuple(warnings))
 
 
 def _variables(body: str, fail: Any) -> set[str]:

@@ -29,6 +29,7 @@ from sqlalchemy import (
     ARRAY,
     ColumnElement,
     Connection,
+    Integer,
     Select,
     String,
     Table,
@@ -156,8 +157,10 @@ def insert_new(
 
     Exact under concurrency on both databases: PostgreSQL answers, row by row, what its
     INSERT ... ON CONFLICT DO NOTHING RETURNING wrote; SQLite lets one writer at a time
-    commit, and a transaction whose read went stale cannot write (SQLITE_BUSY), so what was
-    read as missing is what this transaction writes.
+    commit, so the rows of the table after its last rowid before the insert are this
+    transaction's (when the rows' count says some were skipped; when none was, there is
+    nothing to read). A table whose rowid the rows give (an INTEGER PRIMARY KEY among the
+    columns) is read first instead: the keys missing are what this transaction writes.
     """
     if not rows:
         return set()
@@ -184,16 +187,42 @@ def insert_new(
                 if not cursor.nextset():
                     break
             return {key for key in first if key in written}
-        present = _present(connection, table, unique, list(first))
-        new = {key: row for key, row in first.items() if key not in present}
-        if new:
-            cursor.executemany(
-                _insert_sql(connection, table, columns) + conflict,
-                _values(list(new.values()), columns, converters),
+        if _rowid_alias(table) in columns:  # ids given: the new rows are not the last ones
+            present = _present(connection, table, unique, list(first))
+            new = {key: row for key, row in first.items() if key not in present}
+            if new:
+                cursor.executemany(
+                    _insert_sql(connection, table, columns) + conflict,
+                    _values(list(new.values()), columns, converters),
+                )
+            return set(new)
+        # Written first, asked after: usually every row is new (the rows counted say so); else
+        # the rows written are those after the table's last rowid before the insert.
+        name = quote.format_table(table)
+        last = cursor.execute(f"SELECT max(rowid) FROM {name}").fetchone()[0] or 0
+        cursor.executemany(
+            _insert_sql(connection, table, columns) + conflict,
+            _values(list(first.values()), columns, converters),
+        )
+        if cursor.rowcount == len(first):
+            return set(first)
+        written = {
+            tuple(found)
+            for found in connection.execute(
+                select(*(table.c[n] for n in unique)).where(literal_column("rowid") > last)
             )
-        return set(new)
+        }
+        return {key for key in first if key in written}
     finally:
         cursor.close()
+
+
+def _rowid_alias(table: Table) -> str | None:
+    """The column SQLite keeps as the rowid (a single INTEGER PRIMARY KEY), if any."""
+    keys = list(table.primary_key.columns)
+    if len(keys) == 1 and isinstance(keys[0].type, Integer):
+        return keys[0].name
+    return None
 
 
 def _present(
