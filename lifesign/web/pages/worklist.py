@@ -27,6 +27,7 @@ from lifesign.web.audit import audit
 from lifesign.web.auth import Principal, now_of, page_user, require_csrf
 from lifesign.web.db import connection, engine_of
 from lifesign.web.errors import NotFound, WebError
+from lifesign.web.i18n import translate
 from lifesign.web.pages._labels import Labels
 from lifesign.web.permissions import grids_scope, require
 from lifesign.web.queries.worklist import task_in_scope, worklist
@@ -47,6 +48,7 @@ def worklist_page(
     catalog: Catalog = request.app.state.catalog
     scope = grids_scope(principal)
     listed = worklist(conn, scope, page=page, grid=grid or None)
+    lang = page_lang(request, principal)
     if listed.items:
         audit(
             conn,
@@ -63,8 +65,9 @@ def worklist_page(
             "worklist": listed,
             "grid": grid or "",
             "grids": sorted(scope) if scope is not None else [],
-            "outcomes": VISIT_OUTCOMES,
-            "labels": Labels(catalog, page_lang(request, principal)),
+            # (code, words) of each outcome: translated once, not once per visit form
+            "outcomes": [(o, translate(f"pages.outcome.{o}", lang)) for o in VISIT_OUTCOMES],
+            "labels": Labels(catalog, lang),
             "done": request.query_params.get("done"),
         },
         principal=principal,
