@@ -8,8 +8,8 @@
 At most once per person, reason and period: UNIQUE(person_id, reason, period_key). Delivery
 (docs/notifications.md, "Guarantees"): a message is claimed ('sending', committed) before the
 gateway is called with idempotency key = the outbox id, and its outcome is committed after.
-A gateway with `send_batch` (the file gateway) gets up to notify.yaml's `delivery_batch`
-messages at once: they are claimed in one transaction, made durable by the gateway, then
+A gateway with `send_batch` (the file gateway; the HTTP gateway with a batch URL) gets up to
+notify.yaml's `delivery_batch` messages at once: they are claimed in one transaction, made durable by the gateway, then
 recorded in one transaction; any other gateway one message per claim.
 A process that dies in between leaves it 'sending'; the next run recovers it once the lease
 has passed: it asks the gateway (`lookup`) if it can, else re-sends with the same key if the
@@ -326,9 +326,11 @@ def deliver_due(
         report.quiet_until = quiet_end
         return report
 
-    # A gateway that takes a batch (one write, one fsync) is handed up to `delivery_batch` messages
-    # at once; any other one message per claim, as a batch of them could outlast the sending
-    # lease (one HTTP timeout each) and a crash would leave a whole batch's outcome unknown.
+    # A gateway that takes a batch (the file gateway: one write, one fsync; the HTTP gateway
+    # with a batch URL: one request, one timeout) is handed up to `delivery_batch` messages at
+    # once; any other one message per claim, as a batch of them sent one by one could outlast
+    # the sending lease (one HTTP timeout each) and a crash would leave a whole batch's outcome
+    # unknown.
     page = config.delivery_batch
     batch_size = page if callable(getattr(gateway, "send_batch", None)) else 1
     for row in _abandoned(engine, moment - config.sending_lease, budget):

@@ -74,6 +74,7 @@ class SmsService:
     slow_rate: float = 0.0  # processed, answered after the client's timeout
     drop_rate: float = 0.0  # processed, connection closed without an answer
     slow_seconds: float = 0.0
+    message_error_rate: float = 0.0  # in a batch: this message refused (503), not processed
     processed: dict[str, dict[str, Any]] = field(default_factory=dict)
     deliveries: list[str] = field(default_factory=list)
     requests: int = 0
@@ -81,9 +82,18 @@ class SmsService:
     outcomes: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
+    batches: list[int] = field(default_factory=list)  # messages per batch request
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)
+
+    @property
+    def batch_url(self) -> str:
+        return self.url + "/batch"
+
+    def message_failed(self) -> bool:
+        with self.lock:
+            return self._random.random() < self.message_error_rate
 
     def draw(self) -> str:
         with self.lock:
@@ -130,6 +140,9 @@ def _handler(service: SmsService) -> type[BaseHTTPRequestHandler]:
             if self.headers.get("Authorization") != f"Bearer {service.token}":
                 self._answer(401, {"error": "bad token"})
                 return
+            if self.path.endswith("/batch"):
+                self._batch(payload)
+                return
             if not str(payload.get("to", "")).startswith("1"):
                 self._answer(400, {"error": "bad phone number"})
                 return
@@ -148,6 +161,36 @@ def _handler(service: SmsService) -> type[BaseHTTPRequestHandler]:
                 time.sleep(service.slow_seconds)
             with contextlib.suppress(OSError):  # a slow answer: the client may have gone
                 self._answer(200, {"reference": reference})
+
+        def _batch(self, payload: dict[str, Any]) -> None:
+            """Many messages in one request: the request fails, is slow or dropped as a whole
+            (one draw); within it, a message fails alone at `message_error_rate`."""
+            messages = list(payload["messages"])
+            with service.lock:
+                service.batches.append(len(messages))
+            outcome = service.draw()
+            with service.lock:
+                service.outcomes[outcome] = service.outcomes.get(outcome, 0) + 1
+            if outcome == "error":
+                self._answer(500, {"error": "try later"})
+                return
+            results: list[dict[str, Any]] = []
+            for message in messages:
+                key = str(message["idempotency_key"])
+                if not str(message.get("to", "")).startswith("1"):
+                    results.append({"idempotency_key": key, "status": 400, "error": "bad phone"})
+                elif service.message_failed():
+                    results.append({"idempotency_key": key, "status": 503, "error": "busy"})
+                else:
+                    results.append({"idempotency_key": key, "reference": service.process(message)})
+            if outcome == "drop":  # processed, but the answer never leaves
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if outcome == "slow":
+                time.sleep(service.slow_seconds)
+            with contextlib.suppress(OSError):
+                self._answer(200, {"results": results})
 
     return Handler
 

@@ -107,6 +107,84 @@ def test_permanent_answers_fail_at_once(
     assert sms_service.processed == {}
 
 
+def test_a_flaky_batch_service_gets_every_message_exactly_once(
+    engine: Engine, policy: NotifyConfig, sms_service: SmsService
+) -> None:
+    """With a batch URL, messages go `delivery_batch` to a request: a request that fails,
+    times out or is dropped as a whole, and single messages refused within one, are retried
+    with the same keys until every message has reached its phone once."""
+    people = add_people(engine, 60)
+    now = at("2026-03-02 10:00")
+    _queue_all(engine, people, now)
+    sms_service.error_rate, sms_service.slow_rate, sms_service.drop_rate = 0.2, 0.25, 0.2
+    sms_service.slow_seconds, sms_service.message_error_rate = 0.4, 0.1
+    gateway = HttpGateway(
+        sms_service.url, TOKEN, timeout_seconds=0.25, batch_url=sms_service.batch_url
+    )
+    config = dataclasses.replace(
+        _no_quiet_hours(with_retry(policy, max_attempts=30)), delivery_batch=25
+    )
+    for _ in range(40):  # bounded: stops by itself
+        deliver_due(engine, gateway, now, config=config)
+        if all(row.status == "sent" for row in _rows(engine)):
+            break
+        now += dt.timedelta(seconds=config.retry.max_seconds * (1 + config.retry.jitter))
+    gateway.close()
+    rows = _rows(engine)
+    assert [row.status for row in rows] == ["sent"] * 60
+    keys = {str(row.message_id) for row in rows}
+    assert set(sms_service.processed) == keys
+    assert sorted(sms_service.deliveries) == sorted(keys)  # each reached a phone once
+    for row in rows:
+        assert row.gateway_ref == sms_service.processed[str(row.message_id)]["reference"]
+    # batches really went out (25 at first), and every attempt was a message in one of them
+    assert max(sms_service.batches) == 25 and len(sms_service.batches) < 60
+    assert sum(row.attempts for row in rows) == sum(sms_service.batches)
+    assert {"error", "slow", "drop", "ok"} <= set(sms_service.outcomes)
+    assert sms_service.repeats > 0  # lost answers were re-sent with the same keys
+
+
+def test_a_batch_answer_lost_by_a_service_that_does_not_dedupe_is_never_resent(
+    engine: Engine, policy: NotifyConfig, sms_service: SmsService
+) -> None:
+    people = add_people(engine, 3)
+    now = at("2026-03-02 10:00")
+    _queue_all(engine, people, now)
+    with engine.begin() as connection:  # a number the service refuses, in the same batch
+        connection.execute(outbox.update().where(outbox.c.message_id == 3).values(phone="999"))
+    gateway = HttpGateway(
+        sms_service.url, TOKEN, deduplicates=False, batch_url=sms_service.batch_url
+    )
+    sms_service.drop_rate = 1.0  # processed, and the answer never arrives
+    report = deliver_due(engine, gateway, now, config=policy)
+    assert (report.sent, report.failed, report.retry_scheduled) == (0, 3, 0)
+    assert sms_service.batches == [3]
+    assert all("outcome unknown" in row.last_error for row in _rows(engine))
+    sms_service.drop_rate = 0.0
+    later = deliver_due(engine, gateway, now + dt.timedelta(hours=3), config=policy)
+    assert later.attempted == 0 and sms_service.batches == [3]  # nothing sent again
+    assert sorted(sms_service.deliveries) == ["1", "2"]  # each phone once; 999 never
+
+
+def test_a_batch_result_is_judged_message_by_message(
+    engine: Engine, policy: NotifyConfig, sms_service: SmsService
+) -> None:
+    people = add_people(engine, 3)
+    now = at("2026-03-02 10:00")
+    _queue_all(engine, people, now)
+    with engine.begin() as connection:
+        connection.execute(outbox.update().where(outbox.c.message_id == 2).values(phone="999"))
+    gateway = HttpGateway(sms_service.url, TOKEN, batch_url=sms_service.batch_url)
+    report = deliver_due(engine, gateway, now, config=policy)
+    assert (report.sent, report.failed) == (2, 1)
+    first, second, third = _rows(engine)
+    assert (first.status, third.status) == ("sent", "sent")
+    assert (second.status, second.attempts) == ("failed", 1)
+    assert second.last_error.startswith("HTTP 400")
+    assert sms_service.batches == [3]
+    assert HttpGateway(sms_service.url, TOKEN).send_batch is None  # no batch URL: one by one
+
+
 class RaisesAfterTheServiceProcessed:
     """The service took the message, then the process lost the answer (an exception)."""
 
@@ -195,6 +273,80 @@ def test_a_process_killed_between_accept_and_update_never_sends_twice(
     assert sms_service.deliveries == ["1", "2"]  # each phone got its SMS once
     assert sms_service.repeats == 1
     assert _rows(engine)[0].gateway_ref == sms_service.processed["1"]["reference"]
+
+
+KILLED_BATCH_SENDER = textwrap.dedent(
+    """
+    import datetime as dt, os, signal, sys
+    from lifesign.notify.gateways.http import HttpGateway
+    from lifesign.notify.outbox import deliver_due
+    from lifesign.store import make_engine
+
+    database_url, service_url, batch_url, token, now = sys.argv[1:6]
+
+    class DiesAfterTheServiceAcceptedABatch:
+        name = "http"
+        deduplicates = True
+
+        def __init__(self):
+            self.inner = HttpGateway(service_url, token, timeout_seconds=5, batch_url=batch_url)
+
+        def send(self, message):
+            return self.inner.send(message)
+
+        def send_batch(self, messages):
+            results = self.inner.send_batch(messages)
+            if any(r.accepted for r in results):  # on their way; the outcomes never reach the DB
+                os.kill(os.getpid(), signal.SIGKILL)
+            return results
+
+    engine = make_engine(database_url)
+    deliver_due(engine, DiesAfterTheServiceAcceptedABatch(), dt.datetime.fromisoformat(now))
+    """
+)
+
+
+def test_a_process_killed_after_a_batch_was_accepted_never_sends_twice(
+    database_url: str,
+    engine: Engine,
+    policy: NotifyConfig,
+    sms_service: SmsService,
+    tmp_path: Path,
+) -> None:
+    people = add_people(engine, 4)
+    now = at("2026-03-02 10:00")
+    _queue_all(engine, people, now)
+    script = tmp_path / "killed_batch_sender.py"
+    script.write_text(KILLED_BATCH_SENDER, encoding="utf-8")
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            database_url,
+            sms_service.url,
+            sms_service.batch_url,
+            TOKEN,
+            now.isoformat(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == -signal.SIGKILL, completed.stderr
+    assert [row.status for row in _rows(engine)] == ["sending"] * 4  # claimed together
+    assert sorted(sms_service.deliveries) == ["1", "2", "3", "4"]
+    # Before the lease has passed nothing is touched; after it, each message is re-sent with
+    # its key, deduped by the service, and recorded with the service's first reference.
+    gateway = HttpGateway(sms_service.url, TOKEN, batch_url=sms_service.batch_url)
+    early = deliver_due(engine, gateway, now + dt.timedelta(seconds=30), config=policy)
+    assert early.attempted == 0 and early.recovered == 0
+    report = deliver_due(engine, gateway, now + policy.sending_lease, config=policy)
+    assert (report.recovered, report.sent) == (4, 4)
+    assert sorted(sms_service.deliveries) == ["1", "2", "3", "4"]  # each phone once
+    assert sms_service.repeats == 4
+    for row in _rows(engine):
+        assert row.status == "sent"
+        assert row.gateway_ref == sms_service.processed[str(row.message_id)]["reference"]
 
 
 def test_the_http_gateway_is_built_from_the_environment(
