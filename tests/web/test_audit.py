@@ -140,3 +140,32 @@ def test_bad_filters_are_explained(client: Callable[[str], WebClient]) -> None:
     answer = auditor.get("/audit?since=yesterday")
     assert answer.status_code == 400 and "YYYY-MM-DD" in answer.text
     assert auditor.get("/audit?person=abc").status_code == 400
+
+
+@pytest.mark.parametrize("written", [7, 6])  # a last page part full, and exactly full
+def test_the_log_pages_by_keyset_every_row_once(
+    home_app: FastAPI, home_client: Callable[[str], WebClient], written: int
+) -> None:
+    import dataclasses
+    import re
+
+    home_app.state.web_config = dataclasses.replace(home_app.state.web_config, audit_page_size=3)
+    someone = Principal(None, "paging-probe", "auditor", frozenset(), frozenset(), frozenset(),
+                        None, "en")  # fmt: skip
+    with home_app.state.engine.begin() as conn:
+        for number in range(written):
+            audit(conn, someone, "view_audit", target=f"probe-{number}")
+    auditor = home_client("auditor")
+    address: str | None = "/audit?user=paging-probe"
+    pages: list[list[str]] = []
+    while address is not None:
+        page = auditor.get(address)
+        assert page.status_code == 200
+        pages.append(re.findall(r"<td>(probe-\d+)</td>", page.text))
+        assert ("before=" in address) == ("« " in page.text)  # deeper pages link to the first
+        older = re.search(r'<a href="([^"]*)" rel="next">', page.text)
+        address = older.group(1).replace("&amp;", "&") if older else None
+        assert len(pages) <= written  # never an endless walk
+    listed = [target for rows in pages for target in rows]
+    assert listed == [f"probe-{n}" for n in reversed(range(written))]  # newest first, each once
+    assert [len(rows) for rows in pages] == ([3, 3, 1] if written == 7 else [3, 3])

@@ -1,5 +1,8 @@
 """Page: the audit log, for auditors and administrators — filter by user, person, action and
-dates, newest first, paged backwards. Reading the log is itself written to the log."""
+dates, newest first, paged backwards by keyset (`before=` the last id shown, like the work
+lists: lifesign.web.queries.keyset) — a page deep in a log of millions of rows costs what the
+first does, where an OFFSET would read every row before it. Reading the log is itself written
+to the log."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from lifesign.web.auth import Principal, page_user
 from lifesign.web.db import connection
 from lifesign.web.errors import WebError
 from lifesign.web.permissions import ACTIONS, require
+from lifesign.web.queries.keyset import cut
 from lifesign.web.templating import render
 
 router = APIRouter()
@@ -66,17 +70,19 @@ def audit_page(
         until=_date(until, "until"),
     )
     page_size: int = request.app.state.web_config.audit_page_size
-    rows = read_audit(conn, where, limit=page_size, before_id=_int(before, "before"))
+    before_id = _int(before, "before")
+    # one row more than shown: whether an older page exists is known, not guessed
+    read = read_audit(conn, where, limit=page_size + 1, before_id=before_id)
+    rows, older = cut(read, [row.audit_id for row in read], page_size)
     # suggestions only (any action name may be typed): a DISTINCT over the whole log would
     # scan millions of rows at a city's scale
     actions = sorted(ACTIONS)
     audit(conn, principal, "view_audit", request=request,
           details={k: v for k, v in {"user": user, "person": person, "action": action,
                    "since": since, "until": until}.items() if v})  # fmt: skip
-    older = rows[-1].audit_id if len(rows) == page_size else None
     return render(
         request, "admin/audit.html",
-        {"rows": rows, "actions": actions, "older": older,
+        {"rows": rows, "actions": actions, "older": older, "paged": before_id is not None,
          "filters": {"user": user or "", "person": person or "", "action": action or "",
                      "since": since or "", "until": until or ""}},
         principal=principal,
