@@ -1,7 +1,8 @@
 """Fixtures shared by the ingestion tests (engineers A, B and C).
 
 `ingest_city`: one small synthetic city (about 1,500 recipients, all 27 feeds), built once per
-test session. Tests must not modify its files: copy what you need into `tmp_path` first.
+test session (tests/cities.py: the integrity scan's tests use the same city). Tests must not
+modify its files: copy what you need into `tmp_path` first.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from lifesign.catalog import Catalog, load_catalog
-from lifesign.synth.city import CityReport, build_city
+from lifesign.synth.city import CityReport
 from lifesign.synth.config import SynthConfig
+from tests.cities import synthetic_city
 
 CITY_RECIPIENTS = 1500
 CITY_SEED = 20241103
@@ -49,7 +51,5 @@ def catalog() -> Catalog:
 @pytest.fixture(scope="session")
 def ingest_city(tmp_path_factory: pytest.TempPathFactory, catalog: Catalog) -> IngestCity:
     """A ~1,500-recipient city with every feed; read-only for the tests."""
-    root = tmp_path_factory.mktemp("ingest-city")
-    config = SynthConfig(recipients=CITY_RECIPIENTS, seed=CITY_SEED, out=root, workers=1)
-    report = build_city(config, catalog)
-    return IngestCity(root=root, config=config, report=report)
+    city = synthetic_city(tmp_path_factory, CITY_RECIPIENTS, CITY_SEED, catalog=catalog)
+    return IngestCity(root=city.root, config=city.config, report=city.report)

@@ -1,8 +1,9 @@
 """The integrity scan on a small synthetic city: every planted case is found by its rule.
 
-The city (about 1,500 recipients, every feed) is built, its registry imported and all its
-feeds ingested once per session; the scan runs as of the window's last day, with no
-certification pass (the scan reads the lake and the registry itself).
+The city (about 1,500 recipients, every feed: the ingestion tests' city, built once per session
+by tests/cities.py) has its registry imported and all its feeds ingested once per session; the
+scan runs as of the window's last day, with no certification pass (the scan reads the lake and
+the registry itself).
 """
 
 from __future__ import annotations
@@ -27,8 +28,7 @@ from lifesign.registry.importer import RegistryImporter, rules_from_catalog
 from lifesign.registry.pseudonym import Pseudonymizer
 from lifesign.store import make_engine, migrate
 from lifesign.store.models import Enrollment, Person
-from lifesign.synth.city import build_city
-from lifesign.synth.config import SynthConfig
+from tests.cities import synthetic_city
 
 AS_OF = dt.date(2026, 10, 31)  # the window's last day
 # Which rule must find each planted case type of truth/integrity_cases.csv.
@@ -59,20 +59,19 @@ class ScannedCity:
 
 @pytest.fixture(scope="session")
 def scanned_city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScannedCity]:
-    root = tmp_path_factory.mktemp("integrity-city")
     catalog = load_catalog(None)
-    build_city(SynthConfig(recipients=1500, seed=20241103, out=root / "city", workers=1), catalog)
-    home = root / "home"
+    city = synthetic_city(tmp_path_factory, 1500, 20241103, catalog=catalog).root
+    home = tmp_path_factory.mktemp("integrity-city") / "home"
     settings = Settings(home=home, database_url=f"sqlite:///{home / 'state.db'}", catalog_dir=None)
     settings.ensure_home()
     engine = make_engine(settings.database_url)
     migrate(engine)
     RegistryImporter(
         engine, Pseudonymizer.for_home(settings.secrets_dir), rules_from_catalog(None), today=AS_OF
-    ).import_dir(root / "city" / "registry")
+    ).import_dir(city / "registry")
     sources = load_sources(None, catalog)
     ingestor = Ingestor(settings, catalog, sources, AS_OF, engine=engine)
-    for code, path in manifest_files(root / "city"):
+    for code, path in manifest_files(city):
         ingestor.ingest_file(sources[code], path)
     report = scan(settings, engine, catalog, AS_OF)
     with engine.connect() as connection:
@@ -85,9 +84,7 @@ def scanned_city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScannedCi
             r.external_ref: int(r.enrollment_id)
             for r in connection.execute(select(Enrollment.external_ref, Enrollment.enrollment_id))
         }
-    yield ScannedCity(
-        root / "city", settings, engine, catalog, report, cases, person_of, enrollment_of
-    )
+    yield ScannedCity(city, settings, engine, catalog, report, cases, person_of, enrollment_of)
     engine.dispose()
 
 
