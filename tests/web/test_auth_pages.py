@@ -16,7 +16,7 @@ from lifesign.web.accounts import Scopes, create_user
 from lifesign.web.app import create_app
 from lifesign.web.auth import SESSION_COOKIE
 from lifesign.web.demo_accounts import DemoLogin
-from lifesign.web.models import LoginAttempt, User, WebSession
+from lifesign.web.models import AuditEntry, LoginAttempt, User, WebSession
 
 from .conftest import WebClient, login_client
 
@@ -273,3 +273,26 @@ def test_the_admin_creates_changes_disables_and_resets_a_user(
     for reason in ("create user", "change role and scopes", "reset password", "disable user"):
         assert reason in log
     assert "first password" not in log and "second password" not in log
+
+
+def test_a_user_action_outside_the_table_or_without_its_field_changes_nothing(
+    home_app: FastAPI, home_client: Callable[[str], WebClient], users: dict[str, DemoLogin]
+) -> None:
+    """The user page's buttons post to one dispatcher over a table of actions: an address of
+    no action is a 404, a reset without the new password a 422; neither is audited."""
+    admin = home_client("admin")
+    worker = users["worker"].username
+    assert admin.post_form(f"/admin/users/{worker}/remove").status_code == 404
+    assert admin.post_form(f"/admin/users/{worker}/password").status_code == 422
+    with home_app.state.engine.connect() as conn:
+        audited = conn.execute(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == "manage_users", AuditEntry.target == f"user:{worker}")
+        ).scalar()
+        disabled = conn.execute(select(User.disabled).where(User.username == worker)).scalar()
+    assert audited == 0 and not disabled
+    assert (
+        login_client(home_app, (worker, users["worker"].password)).get("/account").status_code
+        == 200
+    )

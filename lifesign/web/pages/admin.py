@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Connection
 
@@ -45,13 +45,47 @@ def _choices(request: Request) -> dict[str, Any]:
     }
 
 
-def _scopes(programs: list[str], sources: str, grids: str, department: str) -> Scopes:
-    return Scopes(
-        programs=tuple(dict.fromkeys(programs)),
-        sources=split_codes(sources),
-        grids=split_codes(grids),
-        department=department or None,
-    )
+class RoleForm:
+    """The role and scope fields of the create and edit forms (a dependency of both routes)."""
+
+    def __init__(
+        self,
+        role: Annotated[str, Form()],
+        display_name: Annotated[str, Form()] = "",
+        programs: Annotated[list[str] | None, Form()] = None,
+        sources: Annotated[str, Form()] = "",
+        grids: Annotated[str, Form()] = "",
+        department: Annotated[str, Form()] = "",
+    ) -> None:
+        self.role = role
+        self.display_name = display_name
+        self.programs = programs or []
+        self.sources = sources
+        self.grids = grids
+        self.department = department
+
+    @property
+    def scopes(self) -> Scopes:
+        return Scopes(
+            programs=tuple(dict.fromkeys(self.programs)),
+            sources=split_codes(self.sources),
+            grids=split_codes(self.grids),
+            department=self.department or None,
+        )
+
+    def as_sent(self) -> dict[str, Any]:
+        """The fields as typed, to fill the form again after a refusal."""
+        return {
+            "display_name": self.display_name,
+            "role": self.role,
+            "programs": self.programs,
+            "sources": self.sources,
+            "grids": self.grids,
+            "department": self.department,
+        }
+
+
+Roles = Annotated[RoleForm, Depends()]
 
 
 def _role_details(role: str, scopes: Scopes) -> dict[str, Any]:
@@ -87,27 +121,21 @@ def create_user_submit(
     request: Request,
     principal: User,
     conn: Conn,
+    fields: Roles,
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
-    role: Annotated[str, Form()],
-    display_name: Annotated[str, Form()] = "",
     lang: Annotated[str, Form()] = "zh-CN",
-    programs: Annotated[list[str] | None, Form()] = None,
-    sources: Annotated[str, Form()] = "",
-    grids: Annotated[str, Form()] = "",
-    department: Annotated[str, Form()] = "",
 ) -> Response:
     require(principal, "manage_users")
-    scopes = _scopes(programs or [], sources, grids, department)
+    scopes = fields.scopes
     try:
         create_user(
-            conn, username.strip(), password, role, scopes, display_name=display_name or None,
-            lang=lang, catalog=catalog_of(request), config=request.app.state.web_config,
+            conn, username.strip(), password, fields.role, scopes,
+            display_name=fields.display_name or None, lang=lang, catalog=catalog_of(request),
+            config=request.app.state.web_config,
         )  # fmt: skip
     except AccountError as problem:
-        form = {"username": username, "display_name": display_name, "role": role, "lang": lang,
-                "programs": programs or [], "sources": sources, "grids": grids,
-                "department": department}  # fmt: skip
+        form = {"username": username, "lang": lang, **fields.as_sent()}
         return render(
             request, "admin/users.html",
             {"accounts": list_accounts(conn), "done": None, "problem": problem, "form": form,
@@ -115,7 +143,7 @@ def create_user_submit(
             principal=principal, status_code=400,
         )  # fmt: skip
     audit(conn, principal, "manage_users", target=f"user:{username.strip()}", request=request,
-          reason="create user", details=_role_details(role, scopes))  # fmt: skip
+          reason="create user", details=_role_details(fields.role, scopes))  # fmt: skip
     return _done(request, "core.users.created", username.strip())
 
 
@@ -218,19 +246,9 @@ def _apply(
 
 @router.post("/admin/users/{username}", dependencies=CSRF)
 def change_user_submit(
-    username: str,
-    request: Request,
-    principal: User,
-    conn: Conn,
-    role: Annotated[str, Form()],
-    display_name: Annotated[str, Form()] = "",
-    programs: Annotated[list[str] | None, Form()] = None,
-    sources: Annotated[str, Form()] = "",
-    grids: Annotated[str, Form()] = "",
-    department: Annotated[str, Form()] = "",
+    username: str, request: Request, principal: User, conn: Conn, fields: Roles
 ) -> Response:
-    scopes = _scopes(programs or [], sources, grids, department)
-    form = UserForm(role=role, display_name=display_name, scopes=scopes)
+    form = UserForm(role=fields.role, display_name=fields.display_name, scopes=fields.scopes)
     return _apply("", username, request, principal, conn, form)
 
 
