@@ -26,7 +26,6 @@ from lifesign.web.audit import audit
 from lifesign.web.auth import Principal, now_of, page_user, require_csrf
 from lifesign.web.db import connection
 from lifesign.web.errors import NotFound
-from lifesign.web.pages._view import audited_view
 from lifesign.web.permissions import require
 from lifesign.web.queries.keyset import Page
 from lifesign.web.templating import render
@@ -135,25 +134,6 @@ def render_list(
     )  # fmt: skip
 
 
-def audit_listing(
-    conn: Connection,
-    principal: Principal,
-    request: Request,
-    action: str,
-    target: str,
-    people: Iterable[int],
-) -> None:
-    """The audit row of a list page that shows names and masked ID numbers: the people shown."""
-    audit(
-        conn,
-        principal,
-        action,
-        target=target,
-        request=request,
-        details={"people": list(people)},
-    )
-
-
 @dataclass(frozen=True)
 class WorkItem(Generic[Detail]):
     """One kind of item a work page opens (a review, a case, a quarantine entry): how to read
@@ -180,21 +160,6 @@ class WorkItem(Generic[Detail]):
             raise self.missing(item_id)
         return detail
 
-    def page_context(
-        self,
-        request: Request,
-        principal: Principal,
-        detail: Detail,
-        *,
-        error: LifesignError | None = None,
-        form: Mapping[str, str] | None = None,
-    ) -> dict[str, Any]:
-        return {
-            **self.context(request, principal, detail),
-            "error": error,
-            "form": form or {},
-        }
-
     def show(
         self,
         request: Request,
@@ -206,7 +171,7 @@ class WorkItem(Generic[Detail]):
         status_code: int = 200,
     ) -> HTMLResponse:
         """The item's page; with a refused action's error and the form as it was sent."""
-        context = self.page_context(request, principal, detail, error=error, form=form)
+        context = {**self.context(request, principal, detail), "error": error, "form": form or {}}
         return render(request, self.template, context, principal=principal, status_code=status_code)
 
     def view(
@@ -215,17 +180,16 @@ class WorkItem(Generic[Detail]):
         """GET `{path}/{id}`: the item's page, audited."""
         require(principal, self.permission)
         detail = self.load(request, conn, principal, item_id)
-        return audited_view(
-            request,
+        audit(
             conn,
             principal,
-            self.template,
-            self.page_context(request, principal, detail),
-            action=self.view_action,
+            self.view_action,
             person_id=self.person_of(detail),
             target=f"{self.noun}:{item_id}",
+            request=request,
             details=self.view_details(detail),
         )
+        return self.show(request, principal, detail)
 
     def act(
         self,

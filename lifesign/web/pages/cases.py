@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from lifesign.integrity.cases import close_case
+from lifesign.web.audit import audit
 from lifesign.web.auth import Principal
 from lifesign.web.errors import NotFound
 from lifesign.web.pages._work import (
@@ -19,7 +20,6 @@ from lifesign.web.pages._work import (
     Conn,
     User,
     WorkItem,
-    audit_listing,
     catalog_of,
     choice,
     int_or_none,
@@ -71,13 +71,13 @@ def case_list_page(
         before=int_or_none(before),
         size=int_or_none(size),
     )
-    audit_listing(
+    audit(
         conn,
         principal,
-        request,
         "view_cases",
-        f"cases kind={chosen_kind} status={chosen_status}",
-        sorted({row.person_id for row in page.rows}),
+        target=f"cases kind={chosen_kind} status={chosen_status}",
+        request=request,
+        details={"people": sorted({row.person_id for row in page.rows})},
     )
     params = {
         "kind": chosen_kind,

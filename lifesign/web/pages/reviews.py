@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from lifesign.certify.reviews import RESOLUTIONS, resolve_review
+from lifesign.web.audit import audit
 from lifesign.web.auth import Principal
 from lifesign.web.errors import NotFound
 from lifesign.web.pages._work import (
@@ -18,7 +19,6 @@ from lifesign.web.pages._work import (
     Conn,
     User,
     WorkItem,
-    audit_listing,
     catalog_of,
     choice,
     date_or_none,
@@ -58,13 +58,14 @@ def review_list_page(
         before=int_or_none(before),
         size=int_or_none(size),
     )
-    audit_listing(
+    # the list shows names and masked ID numbers: one audit row per page, naming its people
+    audit(
         conn,
         principal,
-        request,
         "view_reviews",
-        f"reviews status={chosen} kind={kind or ''}",
-        [row.person_id for row in page.rows],
+        target=f"reviews status={chosen} kind={kind or ''}",
+        request=request,
+        details={"people": [row.person_id for row in page.rows]},
     )
     return render_list(
         request,
