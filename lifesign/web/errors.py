@@ -1,8 +1,9 @@
 """Errors of the web app and the one place that renders them.
 
 A `LifesignError` (bad input, unusable configuration) and the web's own errors below become a
-JSON body `{"error": {"what", "why", "where"}}` under /api, an HTML page elsewhere. A page that
-needs a login redirects to /login instead.
+JSON body `{"error": {"what", "why", "where"}}` under /api — in the caller's language
+(lifesign.web.errortext: English by default, Chinese on request) — an HTML page elsewhere. A
+page that needs a login redirects to /login instead.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lifesign.errors import LifesignError
+from lifesign.web.errortext import API_LANGUAGE, api_language, say
 
 
 @dataclass
@@ -64,12 +66,12 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api")
 
 
-def _body(error: LifesignError) -> dict[str, Any]:
+def _body(error: LifesignError, lang: str = API_LANGUAGE) -> dict[str, Any]:
     where = error.where
     return {
         "error": {
-            "what": error.what,
-            "why": error.why,
+            "what": say(error.what, lang),
+            "why": say(error.why, lang),
             "where": {k: v for k, v in vars(where).items() if v is not None},
         }
     }
@@ -83,7 +85,10 @@ def error_response(request: Request, error: LifesignError) -> Response:
     if _is_api(request):
         if isinstance(error, LoginRequired):
             headers["WWW-Authenticate"] = "Bearer"
-        return JSONResponse(_body(error), status_code=status, headers=headers)
+        lang = api_language(request)
+        headers["Content-Language"] = lang
+        headers["Vary"] = "Accept-Language"
+        return JSONResponse(_body(error, lang), status_code=status, headers=headers)
     if isinstance(error, LoginRequired):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         from lifesign.web.auth import SESSION_COOKIE  # (auth imports this module)

@@ -37,6 +37,7 @@ from lifesign.web.api.security import Caller, Conn, api_parameters
 from lifesign.web.audit import audit
 from lifesign.web.auth import Principal
 from lifesign.web.errors import NotFound, WebError
+from lifesign.web.errortext import api_language, say
 from lifesign.web.permissions import people_scope
 
 router = APIRouter(route_class=LoggedRoute, tags=["status"])
@@ -286,6 +287,7 @@ def batch_status(
     found = compact_statuses(conn, caller.principal, (n for n in canonical if n), as_of)
     items: list[str] = []
     invalid = missing = 0
+    lang = api_language(request)  # the items' messages, like the errors, as the caller asks
     for index, number in enumerate(canonical):
         person = found.get(number) if number is not None else None
         if person is not None:
@@ -301,7 +303,7 @@ def batch_status(
             reason, message = NOT_FOUND, NOT_FOUND_WHY
         items.append(
             json.dumps(
-                {"index": index, "ok": False, "reason": reason, "message": message},
+                {"index": index, "ok": False, "reason": reason, "message": say(message, lang)},
                 ensure_ascii=False,
                 separators=(",", ":"),
             )
