@@ -21,6 +21,10 @@ measures, each in its own child process so that its peak RSS is its own:
 Prints each with wall and CPU seconds (the machine is shared: CPU time, user + system of every
 thread of the child, is the steadier figure), the ratios to (a) (target ≤ 1.5) and the peak
 RSS (target < 4 GiB). `--lake DIR` uses a lake kept elsewhere (HOME/lake becomes a link to it).
+
+(b) leaves a copy of its state as HOME/lifesign.full.db: `--skip-fresh` starts from that copy
+instead (no (b): (c) and (d) run on the state a full pass left), `--no-again` skips (c) — so
+the day's pass alone is `--skip-fresh --no-again`.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ import bozhou_lake
 
 AS_OF = "2026-10-31"
 PRISTINE = "lifesign.pristine.db"
+AFTER_FULL = "lifesign.full.db"  # the state (b) leaves, for --skip-fresh
 WRITE = re.compile(r"^\s*(INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.I)
 
 
@@ -116,6 +121,7 @@ def full_pass(home: str, queue: Any) -> None:
     started, cpu = time.perf_counter(), cpu_seconds()
     report = run_pass(settings, engine, catalog, dt.date.fromisoformat(AS_OF), "full")
     seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+    engine.dispose()  # the last connection closed: SQLite folds its WAL into the file
     queue.put(
         {
             "seconds": seconds,
@@ -125,6 +131,7 @@ def full_pass(home: str, queue: Any) -> None:
             "rows_written": dict(rows_written),
             "report": {k: v for k, v in vars(report).items() if isinstance(v, (int, float))},
             "phases": dict(getattr(report, "phases", {}) or {}),
+            "phases_cpu": dict(getattr(report, "phases_cpu", {}) or {}),
         }
     )
 
@@ -161,6 +168,7 @@ def day_pass(home: str, queue: Any, records: int = 100_000) -> None:
             "appended": appended,
             "report": {k: v for k, v in vars(report).items() if isinstance(v, (int, float))},
             "phases": dict(report.phases),
+            "phases_cpu": dict(report.phases_cpu),
             "writes": {},
             "rows_written": {},
         }
@@ -200,8 +208,11 @@ def prepare(args: argparse.Namespace) -> Path:
         shutil.copyfile(database, home / PRISTINE)
     elif args.lake is not None and not (home / "lake").exists():
         (home / "lake").symlink_to(args.lake.resolve())
-    if (home / PRISTINE).exists():
-        shutil.copyfile(home / PRISTINE, database)  # every run starts from no decisions
+    start = AFTER_FULL if args.skip_fresh else PRISTINE
+    if args.skip_fresh and not (home / AFTER_FULL).exists():
+        raise SystemExit(f"--skip-fresh needs {home / AFTER_FULL} (left by a run with (b))")
+    if (home / start).exists():
+        shutil.copyfile(home / start, database)  # every run starts from the same state
         for suffix in ("-wal", "-shm"):
             Path(str(database) + suffix).unlink(missing_ok=True)
     else:
@@ -218,12 +229,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--day-records", type=int, default=100_000)
     parser.add_argument("--no-day", action="store_true", help="skip (d), the day's pass")
+    parser.add_argument(
+        "--skip-fresh", action="store_true", help=f"skip (b): start from HOME/{AFTER_FULL}"
+    )
+    parser.add_argument("--no-again", action="store_true", help="skip (c), the second full pass")
     args = parser.parse_args()
     home = prepare(args)
     print(f"home {home}")
     first = in_child(bare_scan, home)  # also warms the page cache for (b)
-    fresh = in_child(full_pass, home)
-    again = in_child(full_pass, home)
+    fresh = None
+    if not args.skip_fresh:
+        fresh = in_child(full_pass, home)
+        shutil.copyfile(home / "lifesign.db", home / AFTER_FULL)
+    again = None if args.no_again else in_child(full_pass, home)
     day = None if args.no_day else in_child(day_pass, home, args.day_records)
     second = in_child(bare_scan, home)
     floor = min(first["seconds"], second["seconds"])
@@ -236,6 +254,8 @@ def main() -> None:
     )
     runs = [("(b) full pass, fresh state", fresh), ("(c) full pass again", again)]
     for label, passed in runs:
+        if passed is None:
+            continue
         print(
             f"{label} as of {AS_OF}: {passed['seconds']:.2f} s (CPU {passed['cpu']:.2f} s), "
             f"peak RSS {passed['rss']:.2f} GiB (target < 4)"
@@ -268,6 +288,11 @@ def print_pass(passed: dict[str, Any]) -> None:
         print(
             "    phases of the pass (its report): "
             + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in passed["phases"].items())
+        )
+    if passed.get("phases_cpu"):
+        print(
+            "    CPU of each phase: "
+            + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in passed["phases_cpu"].items())
         )
     print(
         "    pass report: "

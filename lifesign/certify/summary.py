@@ -7,12 +7,12 @@ imprisonment / emigration / moving-away record. Merging two summaries is max / m
 so merging batch by batch gives exactly the summary of all the records at once.
 
 The scan runs in two stages so that no string is built per record: `summary.sql` finds, per
-person and year, the winning *times* (as cheap as a bare group-by); `wanted.sql` lists them;
-`refs.sql` re-reads the same records joined to those (person, kind, time) and builds the refs
-of the records found there only; `found.sql` and `candidates.sql` assemble the per-person refs
-and the candidate certifications (first strong record of each year after the last
-certification). Everything stays in DuckDB tables (`found`, `found_candidates`): nothing per
-person is built in Python.
+person and year, the winning *times*; `wanted.sql` lists them; `refs.sql` re-reads the same
+records through a semi-join on (person, moment) — two integers, no string — keeping the few at
+the winning moments (`at_moments`); `named.sql` builds their refs; `found.sql` and
+`candidates.sql` assemble the per-person refs and the candidate certifications (first strong
+record of each year after the last certification). Everything stays in DuckDB tables
+(`found`, `found_candidates`): nothing per person is built in Python.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ def _sql(name: str) -> str:
 SUMMARY_SQL = _sql("summary.sql")
 WANTED_SQL = _sql("wanted.sql")
 REFS_SQL = _sql("refs.sql")
+NAMED_SQL = _sql("named.sql")
 FOUND_SQL = _sql("found.sql")
 CANDIDATES_SQL = _sql("candidates.sql")
 MERGE_SQL = _sql("merge.sql")
@@ -193,24 +194,21 @@ def scan(
     run(connection, "DROP TABLE by_year")  # memory: stage 2 needs only what was wanted
     run(
         connection,
-        "CREATE OR REPLACE TEMP TABLE wanted_times AS "
-        "SELECT DISTINCT person_id, kind, event_time FROM wanted",
+        "CREATE OR REPLACE TEMP TABLE wanted_moments AS "
+        "SELECT DISTINCT person_id, event_time FROM wanted",
     )
-    named = [refs_sql(r, as_of, lower) for r, lower in relations]
-    if len(named) == 1:  # one part (a full pass): its refs are folded already (memory)
-        run(connection, f"CREATE OR REPLACE TEMP TABLE named AS {named[0]}")
-    else:
-        run(
-            connection,
-            "CREATE OR REPLACE TEMP TABLE named AS SELECT person_id, kind, event_time, "
-            "min(first_ref) AS first_ref, max(last_ref) AS last_ref FROM ("
-            + " UNION ALL ".join(f"({sql})" for sql in named)
-            + ") AS parts GROUP BY person_id, kind, event_time",
-        )
+    run(
+        connection,
+        "CREATE OR REPLACE TEMP TABLE at_moments AS "
+        + " UNION ALL ".join(f"({refs_sql(r, as_of, lower)})" for r, lower in relations),
+    )
+    run(connection, "DROP TABLE wanted_moments")
+    run(connection, f"CREATE OR REPLACE TEMP TABLE named AS {NAMED_SQL}")
+    run(connection, "DROP TABLE at_moments")
     run(connection, f"CREATE OR REPLACE TEMP TABLE found AS {FOUND_SQL}")
     run(connection, f"CREATE OR REPLACE TEMP TABLE found_candidates AS {CANDIDATES_SQL}")
     (row,) = connection.execute("SELECT sum(records) FROM found").fetchall()
-    for table in ("counted", "wanted", "wanted_times", "named"):
+    for table in ("counted", "wanted", "named"):
         run(connection, f"DROP TABLE {table}")
     return int(row[0] or 0) if row else 0
 

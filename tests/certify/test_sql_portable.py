@@ -35,7 +35,8 @@ PLACEHOLDERS = {
 
 def test_every_pass_file_is_checked() -> None:
     assert {
-        "summary.sql", "wanted.sql", "refs.sql", "found.sql", "candidates.sql", "merge.sql",
+        "summary.sql", "wanted.sql", "refs.sql", "named.sql", "found.sql", "candidates.sql",
+        "merge.sql",
         "facts.sql", "certified.sql", "state.sql",
     } <= set(PASS_SQL)  # fmt: skip
 

@@ -1,6 +1,6 @@
 -- The candidate certifications of the records read: per person and calendar year, the ref of
 -- the first strong record after the person's last certification (wanted.sql's 'candidate'
--- rows named by refs.sql).
+-- rows named by named.sql).
 --
 -- Input: wanted, named (as found.sql). Output: person_id, yr, ref.
 SELECT w.person_id, w.yr, n.first_ref AS ref

@@ -1,7 +1,7 @@
 -- The summary of the records read, one row per person: each field the ref of its record
--- (wanted.sql's winners named by refs.sql), and the records counted.
+-- (wanted.sql's winners named by named.sql), and the records counted.
 --
--- Input: wanted (wanted.sql), named (refs.sql over every part, folded: per person, kind and
+-- Input: wanted (wanted.sql), named (named.sql over every part: per person, kind and
 -- time the min first_ref and max last_ref), counted (person_id, records: summary.sql's
 -- records per person).
 -- Output: person_id, strong_ref ... moved_away_ref, records.

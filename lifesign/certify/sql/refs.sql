@@ -1,31 +1,22 @@
--- Stage 2: the refs of the records at the winning times (wanted.sql), over the same records
--- and bounds as stage 1 (one select per part read).
+-- Stage 2: the records at the winning moments of stage 1 (wanted.sql), over the same records
+-- and bounds as stage 1 (one select per part read): only a semi-join on two integer columns
+-- (person, event time), no string built here — the records found are few (about one per
+-- summary field a person has) and named.sql builds their refs.
 --
--- A record's ref is "event time|source|evidence type|record id": ordering refs as strings
--- orders records by time, ties broken by source, type and record id, so min/max pick the same
--- record whatever the engine, the batch order or the number of passes (full and incremental
--- agree). All records at the winning time are named here, so the min/max ref among them is
--- the min/max ref among all the records of that kind.
---
--- Input: records, evidence_kinds (as summary.sql); wanted_times (person_id, kind,
--- event_time), distinct. Placeholders as summary.sql.
+-- Input: records (as summary.sql); wanted_moments (person_id, event_time), distinct.
+-- Placeholders as summary.sql.
+-- Output: person_id, event_time, evidence_type, source, record_id.
 SELECT
     e.person_id,
-    k.kind,
     e.event_time,
-    min(
-        CAST(e.event_time AS VARCHAR) || '|' || e.source || '|' || e.evidence_type || '|'
-        || e.record_id
-    ) AS first_ref,
-    max(
-        CAST(e.event_time AS VARCHAR) || '|' || e.source || '|' || e.evidence_type || '|'
-        || e.record_id
-    ) AS last_ref
+    e.evidence_type,
+    e.source,
+    e.record_id
 FROM {records} AS e
-JOIN evidence_kinds AS k ON k.evidence_type = e.evidence_type
-JOIN wanted_times AS w
-    ON w.person_id = e.person_id AND w.event_time = e.event_time AND w.kind = k.kind
 WHERE e.person_id IS NOT NULL
   AND e.event_time < {as_of_end}
   AND {lower_bound}
-GROUP BY e.person_id, k.kind, e.event_time
+  AND EXISTS (
+      SELECT 1 FROM wanted_moments AS w
+      WHERE w.person_id = e.person_id AND w.event_time = e.event_time
+  )

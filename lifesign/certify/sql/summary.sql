@@ -11,10 +11,10 @@
 -- (records on or after it are not yet known); lower_bound — a literal timestamp condition.
 --
 -- Only event times here: building a record's ref (a string) for every record cost five times
--- the scan. refs.sql then names the records at the winning times (ties included), so the
--- result is the same as min/max over the refs of every record.
+-- the scan. refs.sql and named.sql then name the records at the winning times (ties
+-- included), so the result is the same as min/max over the refs of every record.
 --
--- Output: one row per person and calendar year; fold.sql folds the years per person, and
+-- Output: one row per person and calendar year; wanted.sql folds the years per person, and
 -- `strong_first_after_time` per year is the year's silent certification. Portable: FILTER,
 -- year() exist in Spark SQL 3.
 WITH rec AS (

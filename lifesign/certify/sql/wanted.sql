@@ -1,5 +1,5 @@
 -- The (person, kind, event time) of every winning record of stage 1 (summary.sql), per person
--- folded over the years: the records refs.sql must name.
+-- folded over the years: the records refs.sql must find (and named.sql name).
 --
 -- Input: by_year (the output of summary.sql, the union of every part read).
 -- Output: person_id, field, kind, event_time, pick ('max': the latest record at that time,
