@@ -33,7 +33,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Table, and_, func, insert, or_, select, union, update
 
 from lifesign.catalog import Catalog
 from lifesign.certify.ledger import record_decisions
@@ -47,6 +47,7 @@ from lifesign.lifecycle.models import (
     CertificationNotice,
     DeathSettlement,
     HeldSuspension,
+    Run,
     SourceArrival,
     VisitTask,
 )
@@ -76,13 +77,17 @@ tasks_t = cast(Table, VisitTask.__table__)
 back_pay_t = cast(Table, BackPay.__table__)
 deaths_t = cast(Table, DeathSettlement.__table__)
 notices_t = cast(Table, CertificationNotice.__table__)
+runs_t = cast(Table, Run.__table__)
 
 # Stable rule ids of the decisions the lifecycle records (the ledger explains with them).
 RULE_EXPIRED = "certification_expired"
 RULE_RESUMED = "certified_after_suspension"
 RULE_RECOVERY = "paid_after_death"
 CHUNK = 5000
-PEOPLE_THROUGH = "people_through"  # the run's counts key of `StepCounts.people_through`
+# Marks a run keeps in its counts (StepCounts fields): how far it looked, for the next run.
+PEOPLE_THROUGH = "people_through"
+DECISIONS_THROUGH = "decisions_through"
+MARKS = (PEOPLE_THROUGH, DECISIONS_THROUGH)
 
 
 @dataclass
@@ -106,8 +111,10 @@ class StepCounts:
     holds_released: int = 0
     held_by_rule: dict[str, int] = field(default_factory=dict)
     messages: int = 0
-    # The highest registry person id whose state the run made sure of (see run.seed_new_people).
+    # The highest registry person id whose state the run made sure of (see run.seed_new_people),
+    # and the highest decision id when the run looked for certifications to tell about.
     people_through: int = 0
+    decisions_through: int = 0
     # Rows written, by "step.table" (e.g. "suspensions.decisions"): what a day cost.
     written: dict[str, int] = field(default_factory=dict)
 
@@ -121,6 +128,14 @@ class StepCounts:
         for name, value in vars(self).items():
             document[name] = str(value) if isinstance(value, Decimal) else value
         return document
+
+
+def latest_mark(connection: Connection, name: str) -> int | None:
+    """The highest value of a mark (`MARKS`) among finished runs; None if none kept it."""
+    found = connection.execute(
+        select(func.max(runs_t.c.counts[name].as_integer())).where(runs_t.c.status == "finished")
+    ).scalar()
+    return None if found is None else int(found)
 
 
 def _chunks(values: Sequence[int]) -> Iterable[Sequence[int]]:
@@ -726,24 +741,41 @@ def notify_certified(
 
     A person is told when certified for the first time, or when the certification comes
     within `certified_notice_window_days` of (or after) the expiry they were last told about.
+
+    The certifications looked at: those decided since the previous run, and those recorded
+    since (decision ids above the `decisions_through` mark the runs keep: a manual
+    certification recorded days after it happened is dated the day it happened). Without a
+    previous run or a mark, those of the last `certified_lookback_days`.
     """
-    start = (
-        since
-        if since is not None
-        else as_of - dt.timedelta(days=parameters.certified_lookback_days)
+    lookback_start = as_of - dt.timedelta(days=parameters.certified_lookback_days)
+    counts.decisions_through = int(
+        connection.execute(select(func.max(decisions_t.c.decision_id))).scalar() or 0
     )
-    start = min(start, as_of - dt.timedelta(days=parameters.certified_lookback_days))
+    mark = latest_mark(connection, DECISIONS_THROUGH)
+    certified = select(decisions_t.c.person_id, decisions_t.c.decision_id).where(
+        decisions_t.c.kind == "certified", decisions_t.c.decided_on <= as_of
+    )
+    if since is None or mark is None:
+        candidates = certified.where(
+            decisions_t.c.decided_on >= min(since or lookback_start, lookback_start)
+        ).subquery()
+    else:  # two index ranges (a day or two of decisions), not a week of them
+        recorded_since = select(decisions_t.c.person_id, decisions_t.c.decision_id).where(
+            decisions_t.c.decision_id > mark,
+            decisions_t.c.decided_on <= as_of,
+            # `kind || ''`: read through the key range (the decisions recorded since), not
+            # the (kind, decided_on) index, which SQLite would otherwise pick for the kind
+            decisions_t.c.kind.concat("") == "certified",
+        )
+        candidates = union(
+            certified.where(decisions_t.c.decided_on >= since), recorded_since
+        ).subquery()
     latest = (
         select(
-            decisions_t.c.person_id,
-            func.max(decisions_t.c.decision_id).label("decision_id"),
+            candidates.c.person_id,
+            func.max(candidates.c.decision_id).label("decision_id"),
         )
-        .where(
-            decisions_t.c.kind == "certified",
-            decisions_t.c.decided_on >= start,
-            decisions_t.c.decided_on <= as_of,
-        )
-        .group_by(decisions_t.c.person_id)
+        .group_by(candidates.c.person_id)
         .subquery()
     )
     # Only what may still need telling: alive, and certified past what they were told.

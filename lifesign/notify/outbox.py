@@ -9,8 +9,9 @@ At most once per person, reason and period: UNIQUE(person_id, reason, period_key
 (docs/notifications.md, "Guarantees"): a message is claimed ('sending', committed) before the
 gateway is called with idempotency key = the outbox id, and its outcome is committed after.
 A gateway with `send_batch` (the file gateway; the HTTP gateway with a batch URL) gets up to
-notify.yaml's `delivery_batch` messages at once: they are claimed in one transaction, made durable by the gateway, then
-recorded in one transaction; any other gateway one message per claim.
+notify.yaml's `delivery_batch` messages at once: they are claimed in one transaction, made
+durable by the gateway, then recorded in one transaction; any other gateway one message per
+claim.
 A process that dies in between leaves it 'sending'; the next run recovers it once the lease
 has passed: it asks the gateway (`lookup`) if it can, else re-sends with the same key if the
 gateway deduplicates on it, else marks it failed with "outcome unknown" rather than risk a
@@ -25,7 +26,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Literal, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from sqlalchemy import Connection, Engine, Row, Table, bindparam, select, update
 
@@ -157,9 +158,9 @@ def enqueue_message(
     return enqueue_many(connection, [request], now=now, config=config)[0]
 
 
-@dataclass(frozen=True)
-class SmsRequest:
-    """One SMS a step wants queued (see `enqueue_many`)."""
+class SmsRequest(NamedTuple):
+    """One SMS a step wants queued (see `enqueue_many`). A named tuple, not a frozen
+    dataclass: a day makes tens of thousands, and a tuple is made five times faster."""
 
     person_id: int
     phone: str | None

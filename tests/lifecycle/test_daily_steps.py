@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, Table, func, insert, select
 
 from lifesign.catalog import Catalog
 from lifesign.certify.ledger import record_decision, seed_person_state
+from lifesign.certify.models import Decision
 from lifesign.certify.transitions import (
     EnrollmentChange,
     apply_enrollment_transitions,
@@ -355,3 +356,55 @@ def test_only_people_added_since_the_last_run_are_compared_with_the_states(
         connection.execute(state_t.delete().where(state_t.c.person_id == 3))
         assert seed_new_people(connection, catalog) == 7
         assert connection.execute(select(func.count()).select_from(state_t)).scalar() == 6
+
+
+def test_certifications_recorded_since_the_last_run_are_told_whatever_their_date(
+    engine: Engine, catalog: Catalog
+) -> None:
+    """With the runs' `decisions_through` mark, the 'certified' step reads the decisions
+    decided since the previous run and those recorded since (ids above the mark): a visit
+    recorded weeks after it happened is told, one told before is not read again."""
+    _registry(engine, catalog, 4)
+    as_of = EXPIRY - dt.timedelta(days=40)
+    since = as_of - dt.timedelta(days=1)
+
+    def certify(connection: Connection, person_id: int, on: dt.date) -> None:
+        record_decision(
+            connection,
+            person_id=person_id,
+            kind="certified",
+            effective_date=on,
+            decided_on=on,
+            rule="test",
+            catalog_version=catalog.version,
+            channel="home_visit",
+            valid_until=on.replace(year=on.year + 1),
+        )
+
+    with engine.begin() as connection:
+        certify(connection, 1, as_of - dt.timedelta(days=30))  # before the last run's mark
+        mark = connection.execute(select(func.max(Decision.__table__.c.decision_id))).scalar()
+        connection.execute(
+            insert(runs_t).values(
+                as_of=since,
+                status="finished",
+                attempts=1,
+                counts={daily.DECISIONS_THROUGH: mark},
+                guard={},
+            )
+        )
+        certify(connection, 2, as_of - dt.timedelta(days=30))  # recorded late: 30 days back
+        certify(connection, 3, as_of)  # today's
+        certify(connection, 4, as_of + dt.timedelta(days=1))  # tomorrow's: not yet
+    counts = daily.StepCounts()
+    with engine.begin() as connection:
+        daily.notify_certified(connection, catalog, as_of, counts, PARAMETERS, since)
+    told = sorted(m.person_id for m in _messages(engine) if m.reason == "certified")
+    assert told == [2, 3]
+    assert counts.decisions_through == mark + 3
+    with engine.begin() as connection:  # tomorrow's run tells person 4 (decided that day)
+        daily.notify_certified(
+            connection, catalog, as_of + dt.timedelta(days=1), daily.StepCounts(), PARAMETERS, as_of
+        )
+    told = sorted(m.person_id for m in _messages(engine) if m.reason == "certified")
+    assert told == [2, 3, 4]
