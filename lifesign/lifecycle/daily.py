@@ -1296,8 +1296,9 @@ def suspend_expired(
     new_holds: list[dict[str, Any]] = []
     held_again: list[dict[str, Any]] = []
     to_suspend: list[DueSuspension] = []
+    guarded = bool(findings.problems) or (findings.spike is not None and findings.spike.is_spike)
     for item in due:
-        held = hold_reason(findings, guard, sources.get(item.person_id))
+        held = hold_reason(findings, guard, sources.get(item.person_id)) if guarded else None
         if held is None:
             to_suspend.append(item)
             continue

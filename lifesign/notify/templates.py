@@ -118,9 +118,11 @@ class TemplateSet:
                     f"missing parameter(s) {', '.join(missing)}; it needs {', '.join(wanted)}",
                     Location(file=self.file, key=f"templates.{reason}"),
                 )
-            text = self._text(value)
-            if text is None:  # not seen before (or not kept): formatted and checked now
-                text = self.format_value(value)
+            # a text (a name: one per person) is itself; any other value formatted once
+            text = value if type(value) is str else self._text(value)
+            if text is None or text is value:
+                if text is None:
+                    text = self.format_value(value)
                 if _ID_NUMBER_RE.search(text):
                     raise TemplateError(
                         f"cannot render the {reason!r} SMS",
