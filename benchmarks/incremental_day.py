@@ -133,6 +133,7 @@ def main() -> None:
 
     from lifesign.catalog import load_catalog
     from lifesign.certify.passes import run_pass
+    from lifesign.lifecycle.daily import MARKS
     from lifesign.lifecycle.parameters import load_guard_parameters, load_lifecycle_parameters
     from lifesign.lifecycle.run import run_day
     from lifesign.store import open_database
@@ -216,7 +217,7 @@ def main() -> None:
         + ", ".join(
             f"{k} {v}"
             for k, v in report.counts.items()
-            if isinstance(v, (int, str)) and v and k != "written"
+            if isinstance(v, (int, str)) and v and k not in ("written", *MARKS)
         )
         + "; reminders "
         + ", ".join(f"{k} {v}" for k, v in sorted(report.counts.get("reminders", {}).items()))
