@@ -33,7 +33,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, func, insert, or_, select, union, update
+from sqlalchemy import (
+    CompoundSelect,
+    Connection,
+    Select,
+    Table,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    union,
+    update,
+)
 
 from lifesign.catalog import Catalog
 from lifesign.certify.ledger import record_decisions
@@ -567,6 +579,44 @@ def _death_evidence(decision: Any) -> list[dict[str, Any]]:
     return [*records, {"source": "decisions", "record_id": str(decision.decision_id)}]
 
 
+def certifications_since(
+    connection: Connection,
+    as_of: dt.date,
+    since: dt.date | None,
+    mark: int | None,
+    fallback_start: dt.date,
+) -> Select[Any] | CompoundSelect[Any]:
+    """(person_id, decision_id) of the 'certified' decisions a run has not looked at yet.
+
+    With a previous run (`since`, its as-of date) and its `decisions_through` mark: those
+    decided after that day, and those recorded after the mark whatever their date (a manual
+    certification recorded days after it happened is dated the day it happened) — two index
+    ranges, a day of decisions each. Without them: those decided from `fallback_start` on
+    (`since` when it is earlier). Never those decided after `as_of` (their day comes later).
+    """
+    columns = (decisions_t.c.person_id, decisions_t.c.decision_id)
+    if since is None or mark is None:
+        start = min(since or fallback_start, fallback_start)
+        return select(*columns).where(
+            decisions_t.c.kind == "certified",
+            decisions_t.c.decided_on >= start,
+            decisions_t.c.decided_on <= as_of,
+        )
+    decided_since = select(*columns).where(
+        decisions_t.c.kind == "certified",
+        decisions_t.c.decided_on > since,
+        decisions_t.c.decided_on <= as_of,
+    )
+    recorded_since = select(*columns).where(
+        decisions_t.c.decision_id > mark,
+        decisions_t.c.decided_on <= as_of,
+        # `kind || ''`: read through the key range (the decisions recorded since), not the
+        # (kind, decided_on) index, which SQLite would otherwise pick for the kind
+        decisions_t.c.kind.concat("") == "certified",
+    )
+    return union(decided_since, recorded_since)
+
+
 # ----------------------------------------------------------------------------- 3. resumption
 
 
@@ -597,10 +647,10 @@ def resume_certified(
         .distinct()
     )
     if since is not None:
-        recent = select(decisions_t.c.person_id).where(
-            decisions_t.c.kind == "certified", decisions_t.c.decided_on >= since
-        )
-        query = query.where(enrollments_t.c.person_id.in_(recent))
+        recent = certifications_since(
+            connection, as_of, since, latest_mark(connection, DECISIONS_THROUGH), since
+        ).subquery()
+        query = query.where(enrollments_t.c.person_id.in_(select(recent.c.person_id)))
     person_ids = sorted(int(p) for (p,) in connection.execute(query))
     if not person_ids:
         return
@@ -751,25 +801,9 @@ def notify_certified(
     counts.decisions_through = int(
         connection.execute(select(func.max(decisions_t.c.decision_id))).scalar() or 0
     )
-    mark = latest_mark(connection, DECISIONS_THROUGH)
-    certified = select(decisions_t.c.person_id, decisions_t.c.decision_id).where(
-        decisions_t.c.kind == "certified", decisions_t.c.decided_on <= as_of
-    )
-    if since is None or mark is None:
-        candidates = certified.where(
-            decisions_t.c.decided_on >= min(since or lookback_start, lookback_start)
-        ).subquery()
-    else:  # two index ranges (a day or two of decisions), not a week of them
-        recorded_since = select(decisions_t.c.person_id, decisions_t.c.decision_id).where(
-            decisions_t.c.decision_id > mark,
-            decisions_t.c.decided_on <= as_of,
-            # `kind || ''`: read through the key range (the decisions recorded since), not
-            # the (kind, decided_on) index, which SQLite would otherwise pick for the kind
-            decisions_t.c.kind.concat("") == "certified",
-        )
-        candidates = union(
-            certified.where(decisions_t.c.decided_on >= since), recorded_since
-        ).subquery()
+    candidates = certifications_since(
+        connection, as_of, since, latest_mark(connection, DECISIONS_THROUGH), lookback_start
+    ).subquery()
     latest = (
         select(
             candidates.c.person_id,
