@@ -30,17 +30,22 @@ def thresholds_path(catalog_dir: Path | None = None) -> Path:
     return PACKAGED
 
 
-def load_thresholds(path: Path | None = None) -> dict[str, dict[str, Any]]:
-    """`{rule_code: {name: value}}` from the file (with `effective_from` checked as a date)."""
-    file = path or PACKAGED
+def _read_yaml(file: Path, what: str) -> Any:
+    """The parsed file; a ThresholdError saying `what` cannot be read when it cannot."""
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        return yaml.safe_load(file.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise ThresholdError(
-            what="the fraud-rule thresholds cannot be read",
+            what=f"{what} cannot be read",
             why=str(error),
             where=Location(str(file)),
         ) from None
+
+
+def load_thresholds(path: Path | None = None) -> dict[str, dict[str, Any]]:
+    """`{rule_code: {name: value}}` from the file (with `effective_from` checked as a date)."""
+    file = path or PACKAGED
+    data = _read_yaml(file, "the fraud-rule thresholds")
     if not isinstance(data, dict) or not isinstance(data.get("rules"), dict):
         raise ThresholdError(
             what="the fraud-rule thresholds file has no 'rules' mapping",
@@ -85,14 +90,7 @@ class ScanParameters:
 def load_scan_parameters(path: Path | None = None) -> ScanParameters:
     """The scan's machinery parameters (data/scan.yaml), each checked."""
     file = path or SCAN_PARAMETERS
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise ThresholdError(
-            what="the integrity scan's parameters cannot be read",
-            why=str(error),
-            where=Location(str(file)),
-        ) from None
+    data = _read_yaml(file, "the integrity scan's parameters")
     parts = data.get("weak_store_max_parts") if isinstance(data, dict) else None
     if isinstance(parts, bool) or not isinstance(parts, int) or parts < 1:
         raise ThresholdError(

@@ -22,7 +22,7 @@ terminations are dated by their decision (else the enrollment's end date).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
@@ -158,8 +158,9 @@ def payment_list(engine: Engine, catalog: Catalog, program: str, month: str) -> 
         # The program's enrollments are named by a join, not by an IN list of every id (tens
         # of thousands of bound parameters, minutes at Bozhou scale).
         listed = _Listed(program, last)
-        ended = _termination_dates(connection, listed, tables)
-        suspended_since = _suspension_dates(connection, listed, tables)
+        # a termination dates from its first decision, a suspension from its latest
+        ended = _decision_dates(connection, listed, tables, "terminated", min)
+        suspended_since = _decision_dates(connection, listed, tables, "suspended", max)
         back_pay = _back_pay(connection, listed, first, last, tables)
         overpaid = _overpayments(connection, listed)
     lines: list[PaymentLine] = []
@@ -237,11 +238,15 @@ class _Listed:
         )
 
 
-def _termination_dates(
-    connection: Connection, listed: _Listed, tables: set[str]
+def _decision_dates(
+    connection: Connection,
+    listed: _Listed,
+    tables: set[str],
+    kind: Literal["terminated", "suspended"],
+    pick: Callable[[dt.date, dt.date], dt.date],
 ) -> dict[int, dt.date]:
-    """The effective date of each enrollment's termination (its own decision, or the person's
-    death / emigration decision, which applies to every enrollment)."""
+    """The effective date of each listed enrollment's decisions of `kind` (its own, or the
+    one per enrollment a death / emigration writes), `pick` choosing among several."""
     if "decisions" not in tables:
         return {}
     from lifesign.certify.models import Decision
@@ -249,39 +254,14 @@ def _termination_dates(
     out: dict[int, dt.date] = {}
     found = connection.execute(
         listed.of(
-            select(Decision.enrollment_id, Decision.effective_date).where(
-                Decision.kind == "terminated"
-            ),
+            select(Decision.enrollment_id, Decision.effective_date).where(Decision.kind == kind),
             Decision.enrollment_id,
         )
     )
     for eid, effective in found:
         if eid is None:
             continue
-        out[int(eid)] = min(out.get(int(eid), effective), effective)
-    return out
-
-
-def _suspension_dates(
-    connection: Connection, listed: _Listed, tables: set[str]
-) -> dict[int, dt.date]:
-    if "decisions" not in tables:
-        return {}
-    from lifesign.certify.models import Decision
-
-    out: dict[int, dt.date] = {}
-    found = connection.execute(
-        listed.of(
-            select(Decision.enrollment_id, Decision.effective_date).where(
-                Decision.kind == "suspended"
-            ),
-            Decision.enrollment_id,
-        )
-    )
-    for eid, effective in found:
-        if eid is None:
-            continue
-        out[int(eid)] = max(out.get(int(eid), effective), effective)  # the latest suspension
+        out[int(eid)] = pick(out.get(int(eid), effective), effective)
     return out
 
 
