@@ -68,21 +68,13 @@ class QuarantineRow:
 
 
 @dataclass(frozen=True)
-class ShownEntry:
-    quarantine_id: int
-    batch_id: int
-    source: str
-    file_name: str
-    row: int | None
-    field: str | None
-    value_masked: str | None
-    reason: str
+class ShownEntry(QuarantineRow):
+    """A listed row and what its own page adds."""
+
     message: str | None
-    status: str
     resolved_batch_id: int | None
     note: str | None
     raw_masked: Mapping[str, Any] | None  # the department's record, personal columns masked
-    created_at: dt.datetime | None
     field_column: str | None = None  # the department's column that holds `field`
 
     @property
@@ -123,8 +115,21 @@ def _conditions(principal: Principal, wanted: QuarantineFilter) -> list[ColumnEl
     return conditions
 
 
-def _file_name(path: str | None) -> str:
-    return Path(path).name if path else ""
+def _listed_fields(r: Any) -> dict[str, Any]:
+    """A QuarantineRow's fields from a row of the table (the file's name only, never the
+    folder it came from)."""
+    return {
+        "quarantine_id": int(r.quarantine_id),
+        "batch_id": int(r.batch_id),
+        "source": r.source,
+        "file_name": Path(r.file).name if r.file else "",
+        "row": None if r.row is None else int(r.row),
+        "field": r.field,
+        "value_masked": r.value_masked,
+        "reason": r.reason,
+        "status": r.status,
+        "created_at": r.created_at,
+    }
 
 
 def quarantine_list(
@@ -160,21 +165,7 @@ def quarantine_list(
     )
     if before is not None:
         query = query.where(quarantine_t.c.quarantine_id < before)
-    out = [
-        QuarantineRow(
-            quarantine_id=int(r.quarantine_id),
-            batch_id=int(r.batch_id),
-            source=r.source,
-            file_name=_file_name(r.file),
-            row=None if r.row is None else int(r.row),
-            field=r.field,
-            value_masked=r.value_masked,
-            reason=r.reason,
-            status=r.status,
-            created_at=r.created_at,
-        )
-        for r in connection.execute(query)
-    ]
+    out = [QuarantineRow(**_listed_fields(r)) for r in connection.execute(query)]
     kept, next_before = cut(out, [row.quarantine_id for row in out], size)
     return Page(rows=kept, total=int(total), size=size, before=before, next_before=next_before)
 
@@ -221,19 +212,10 @@ def quarantine_entry(
         return None
     definition = sources.get(row.source)
     return ShownEntry(
-        quarantine_id=int(row.quarantine_id),
-        batch_id=int(row.batch_id),
-        source=row.source,
-        file_name=_file_name(row.file),
-        row=None if row.row is None else int(row.row),
-        field=row.field,
-        value_masked=row.value_masked,
-        reason=row.reason,
+        **_listed_fields(row),
         message=row.message,
-        status=row.status,
         resolved_batch_id=None if row.resolved_batch_id is None else int(row.resolved_batch_id),
         note=row.note,
         raw_masked=masked_raw(row.raw_record, definition),
-        created_at=row.created_at,
         field_column=definition.columns.get(row.field) if definition and row.field else None,
     )
