@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 console = Console()
 
@@ -53,6 +59,19 @@ def _read_password(from_stdin: bool) -> str:
     return str(password)
 
 
+@contextmanager
+def _database(ctx: click.Context) -> Iterator[Engine]:
+    """The city's database for one command, its connections closed when the command is done."""
+    from lifesign.cli import settings_of
+    from lifesign.store import open_database
+
+    engine = open_database(settings_of(ctx))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
 @users.command("add")
 @click.argument("username")
 @click.option("--role", required=True,
@@ -82,22 +101,16 @@ def add(
     """Create an account."""
     from lifesign.catalog import load_catalog
     from lifesign.cli import settings_of
-    from lifesign.store import open_database
     from lifesign.web.accounts import Scopes, create_user
 
-    settings = settings_of(ctx)
-    catalog = load_catalog(settings.catalog_dir)
+    catalog = load_catalog(settings_of(ctx).catalog_dir)
     password = _read_password(password_stdin)
-    engine = open_database(settings)
-    try:
-        with engine.begin() as conn:
-            create_user(
-                conn, username, password, role,
-                Scopes(programs=programs, sources=sources, grids=grids, department=department),
-                display_name=display_name, lang=lang, catalog=catalog,
-            )  # fmt: skip
-    finally:
-        engine.dispose()
+    with _database(ctx) as engine, engine.begin() as conn:
+        create_user(
+            conn, username, password, role,
+            Scopes(programs=programs, sources=sources, grids=grids, department=department),
+            display_name=display_name, lang=lang, catalog=catalog,
+        )  # fmt: skip
     console.print(f"user {username} created ({role})")
 
 
@@ -105,16 +118,10 @@ def add(
 @click.pass_context
 def list_users(ctx: click.Context) -> None:
     """List the accounts, their role, scopes and last login."""
-    from lifesign.cli import settings_of
-    from lifesign.store import open_database
     from lifesign.web.accounts import list_accounts
 
-    engine = open_database(settings_of(ctx))
-    try:
-        with engine.connect() as conn:
-            accounts = list_accounts(conn)
-    finally:
-        engine.dispose()
+    with _database(ctx) as engine, engine.connect() as conn:
+        accounts = list_accounts(conn)
     table = Table()
     for column in ("user", "role", "scopes", "status", "last login"):
         table.add_column(column)
@@ -130,16 +137,11 @@ def list_users(ctx: click.Context) -> None:
 
 
 def _set_disabled(ctx: click.Context, username: str, disabled: bool) -> None:
-    from lifesign.cli import settings_of
-    from lifesign.store import open_database
     from lifesign.web.accounts import set_disabled
 
-    engine = open_database(settings_of(ctx))
-    try:
-        with engine.begin() as conn:
-            set_disabled(conn, username, disabled)
-    finally:
-        engine.dispose()
+    with _database(ctx) as engine, engine.begin() as conn:
+        set_disabled(conn, username, disabled)
+    console.print(f"user {username} {'disabled' if disabled else 'enabled'}")
 
 
 @users.command("disable")
@@ -148,7 +150,6 @@ def _set_disabled(ctx: click.Context, username: str, disabled: bool) -> None:
 def disable(ctx: click.Context, username: str) -> None:
     """Disable an account (its sessions end at once)."""
     _set_disabled(ctx, username, True)
-    console.print(f"user {username} disabled")
 
 
 @users.command("enable")
@@ -157,7 +158,6 @@ def disable(ctx: click.Context, username: str) -> None:
 def enable(ctx: click.Context, username: str) -> None:
     """Enable a disabled account again."""
     _set_disabled(ctx, username, False)
-    console.print(f"user {username} enabled")
 
 
 @users.command("password")
@@ -166,15 +166,9 @@ def enable(ctx: click.Context, username: str) -> None:
 @click.pass_context
 def password(ctx: click.Context, username: str, password_stdin: bool) -> None:
     """Set a new password (the user's sessions end)."""
-    from lifesign.cli import settings_of
-    from lifesign.store import open_database
     from lifesign.web.accounts import reset_password
 
     new = _read_password(password_stdin)
-    engine = open_database(settings_of(ctx))
-    try:
-        with engine.begin() as conn:
-            reset_password(conn, username, new)
-    finally:
-        engine.dispose()
+    with _database(ctx) as engine, engine.begin() as conn:
+        reset_password(conn, username, new)
     console.print(f"password of {username} changed")
