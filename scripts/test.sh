@@ -3,6 +3,9 @@
 # packages into .venv, PostgreSQL with apt if missing), starts PostgreSQL, runs ruff, mypy and
 # pytest.
 # Extra arguments go to pytest, e.g. `bash scripts/test.sh -k catalog`.
+# pytest runs in $LIFESIGN_TEST_WORKERS processes (pytest-xdist; default 2, the cores of a CI
+# machine; 0 runs in this process): each package's shared city is built in one of them
+# (tests/conftest.py groups its modules), the rest is spread.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,4 +27,4 @@ echo "== ruff"
 echo "== mypy"
 .venv/bin/mypy lifesign
 echo "== pytest"
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest -n "${LIFESIGN_TEST_WORKERS:-2}" --dist loadgroup "$@"
