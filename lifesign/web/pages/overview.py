@@ -18,10 +18,10 @@ from lifesign.catalog import Catalog
 from lifesign.web.auth import Principal, page_user
 from lifesign.web.db import connection
 from lifesign.web.errors import NotFound
-from lifesign.web.pages._labels import Labels
+from lifesign.web.pages._view import labels_of
 from lifesign.web.permissions import PROGRAM_OFFICER, allowed, require
 from lifesign.web.queries.overview import Scope, overview_if_ready
-from lifesign.web.templating import home_path, page_lang, render
+from lifesign.web.templating import home_path, render
 
 router = APIRouter()
 
@@ -71,7 +71,7 @@ def overview_page(
             "region": chosen,
             "breadcrumbs": breadcrumbs,
             "children": figures.children(catalog, None if chosen is None else chosen.code),
-            "labels": Labels(catalog, page_lang(request, principal)),
+            "labels": labels_of(request, principal),
             "scoped_programs": sorted(principal.programs)
             if principal.role == PROGRAM_OFFICER
             else None,
