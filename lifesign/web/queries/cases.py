@@ -42,7 +42,7 @@ from lifesign.integrity.models import CASE_KINDS, CASE_STATUSES, Case
 from lifesign.store.models import Enrollment, Person
 from lifesign.web.auth import Principal
 from lifesign.web.permissions import programs_scope
-from lifesign.web.queries.keyset import Page, cut, page_size
+from lifesign.web.queries.keyset import Page, newest_first, page_of, page_size
 from lifesign.web.queries.reviews import (
     DecisionLine,
     EvidenceLine,
@@ -239,10 +239,9 @@ def case_list(
         ).scalar_one()
     # the page's ids first, on `cases` alone; then the names for those few rows only (joining
     # before the sort would fetch the people of every case in scope)
-    ids = select(cases_t.c.case_id).where(*conditions)
-    if before is not None:
-        ids = ids.where(cases_t.c.case_id < before)
-    ids = ids.order_by(cases_t.c.case_id.desc()).limit(size + 1)
+    ids = newest_first(
+        select(cases_t.c.case_id).where(*conditions), cases_t.c.case_id, before, size
+    )
     query = (
         select(
             cases_t.c.case_id,
@@ -283,8 +282,7 @@ def case_list(
         )
         for r in connection.execute(query)
     ]
-    kept, next_before = cut(out, [row.case_id for row in out], size)
-    return Page(rows=kept, total=int(total), size=size, before=before, next_before=next_before)
+    return page_of(out, lambda row: row.case_id, int(total), size, before)
 
 
 def in_scope(connection: Connection, principal: Principal, case_id: int) -> bool:

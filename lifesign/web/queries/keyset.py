@@ -4,15 +4,22 @@ A list is ordered by its primary key, newest first; the next page starts strictl
 last id shown (`before`). Unlike OFFSET, a page costs the same however deep it is: the
 database seeks the primary-key index to `before` and reads `size` rows — which keeps the lists
 fast when the quarantine holds millions of rejected records.
+
+    query = newest_first(select(...).where(...), table.c.id, before, size)
+    rows = [Shown(...) for r in connection.execute(query)]
+    page = page_of(rows, lambda row: row.id, total, size, before)
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, Select
 
 Row = TypeVar("Row")
+Query = TypeVar("Query", bound=Select[*tuple[Any, ...]])
 
 # The page sizes a list accepts: a phone shows 20 comfortably, a desk 100.
 PAGE_SIZES = (20, 50, 100)
@@ -41,3 +48,19 @@ def cut(rows: Sequence[Row], ids: Sequence[int], size: int) -> tuple[Sequence[Ro
     if len(rows) > size:
         return rows[:size], ids[size - 1]
     return rows, None
+
+
+def newest_first(query: Query, key: ColumnElement[Any], before: int | None, size: int) -> Query:
+    """`query` read newest first by its primary key `key`, strictly below `before`, one row
+    more than the page (`page_of` tells from it whether there is a next page)."""
+    if before is not None:
+        query = query.where(key < before)
+    return query.order_by(key.desc()).limit(size + 1)
+
+
+def page_of(
+    rows: Sequence[Row], key: Callable[[Row], int], total: int, size: int, before: int | None
+) -> Page[Row]:
+    """The page of `rows` read by `newest_first` (`key`: a row's id)."""
+    kept, next_before = cut(rows, [key(row) for row in rows], size)
+    return Page(rows=kept, total=total, size=size, before=before, next_before=next_before)

@@ -39,7 +39,7 @@ from lifesign.payments.lines import (
 from lifesign.store.models import Batch
 from lifesign.web.auth import Principal
 from lifesign.web.permissions import allowed, programs_scope
-from lifesign.web.queries.keyset import Page, cut, page_size
+from lifesign.web.queries.keyset import Page, newest_first, page_of, page_size
 
 __all__ = [
     "LINE_STATUSES",
@@ -258,11 +258,7 @@ def export_log(
     total = connection.execute(
         select(func.count()).select_from(exports_t).where(*conditions)
     ).scalar_one()
-    query = (
-        select(exports_t).where(*conditions).order_by(exports_t.c.export_id.desc()).limit(size + 1)
-    )
-    if before is not None:
-        query = query.where(exports_t.c.export_id < before)
+    query = newest_first(select(exports_t).where(*conditions), exports_t.c.export_id, before, size)
     out = [
         ExportRow(
             export_id=int(r.export_id),
@@ -277,5 +273,4 @@ def export_log(
         )
         for r in connection.execute(query)
     ]
-    kept, next_before = cut(out, [row.export_id for row in out], size)
-    return Page(rows=kept, total=int(total), size=size, before=before, next_before=next_before)
+    return page_of(out, lambda row: row.export_id, int(total), size, before)

@@ -26,7 +26,7 @@ from lifesign.ingest.validate import ALL_REASONS
 from lifesign.store.models import Quarantine
 from lifesign.web.auth import Principal
 from lifesign.web.permissions import sources_scope
-from lifesign.web.queries.keyset import Page, cut, page_size
+from lifesign.web.queries.keyset import Page, newest_first, page_of, page_size
 
 __all__ = [
     "QUARANTINE_STATUSES",
@@ -146,7 +146,7 @@ def quarantine_list(
     total = connection.execute(
         select(func.count()).select_from(quarantine_t).where(*conditions)
     ).scalar_one()
-    query = (
+    query = newest_first(
         select(
             quarantine_t.c.quarantine_id,
             quarantine_t.c.batch_id,
@@ -158,16 +158,13 @@ def quarantine_list(
             quarantine_t.c.reason,
             quarantine_t.c.status,
             quarantine_t.c.created_at,
-        )
-        .where(*conditions)
-        .order_by(quarantine_t.c.quarantine_id.desc())
-        .limit(size + 1)
+        ).where(*conditions),
+        quarantine_t.c.quarantine_id,
+        before,
+        size,
     )
-    if before is not None:
-        query = query.where(quarantine_t.c.quarantine_id < before)
     out = [QuarantineRow(**_listed_fields(r)) for r in connection.execute(query)]
-    kept, next_before = cut(out, [row.quarantine_id for row in out], size)
-    return Page(rows=kept, total=int(total), size=size, before=before, next_before=next_before)
+    return page_of(out, lambda row: row.quarantine_id, int(total), size, before)
 
 
 def quarantine_counts(

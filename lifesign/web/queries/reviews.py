@@ -23,7 +23,7 @@ from lifesign.registry.ids import mask_id_number
 from lifesign.store.models import Enrollment, Person
 from lifesign.web.auth import Principal
 from lifesign.web.permissions import allowed, people_scope
-from lifesign.web.queries.keyset import Page, cut, page_size
+from lifesign.web.queries.keyset import Page, newest_first, page_of, page_size
 
 __all__ = [
     "RESOLUTIONS",
@@ -186,7 +186,7 @@ def review_queue(
     total = connection.execute(
         select(func.count()).select_from(_scoped(base.where(*conditions), principal).subquery())
     ).scalar_one()
-    query = (
+    query = newest_first(
         select(
             reviews_t.c.review_id,
             reviews_t.c.kind,
@@ -203,12 +203,11 @@ def review_queue(
         )
         .join(people_t, people_t.c.person_id == reviews_t.c.person_id)
         .outerjoin(state_t, state_t.c.person_id == reviews_t.c.person_id)
-        .where(*conditions)
-        .order_by(reviews_t.c.review_id.desc())
-        .limit(size + 1)
+        .where(*conditions),
+        reviews_t.c.review_id,
+        before,
+        size,
     )
-    if before is not None:
-        query = query.where(reviews_t.c.review_id < before)
     rows = connection.execute(_scoped(query, principal)).all()
     out = [
         ReviewRow(
@@ -230,8 +229,7 @@ def review_queue(
         )
         for r in rows
     ]
-    kept, next_before = cut(out, [row.review_id for row in out], size)
-    return Page(rows=kept, total=int(total), size=size, before=before, next_before=next_before)
+    return page_of(out, lambda row: row.review_id, int(total), size, before)
 
 
 def evidence_lines(refs: Any, catalog: Catalog) -> tuple[EvidenceLine, ...]:
