@@ -647,8 +647,7 @@ def _decide_and_write(
     )
     phase("registry")
 
-    report.records = scan(duck, catalog, as_of, parts)
-    phase("scan")
+    report.records = scan(duck, catalog, as_of, parts, phase)
 
     # merge with the stored summary
     summary_select = f"SELECT person_id, {', '.join(REF_COLUMNS)} FROM evidence_summary"

@@ -18,7 +18,7 @@ record of each year after the last certification). Everything stays in DuckDB ta
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,11 +163,18 @@ def scan(
     catalog: Catalog,
     as_of: dt.date,
     parts: Iterable[tuple[Sequence[Path], dt.date | None]],
+    step: Callable[[str], None] | None = None,
 ) -> int:
     """Summarise the records of `parts` — (Parquet files, lower as-of bound or None) — into
     the DuckDB tables `found` (person_id, strong_ref … moved_away_ref, records) and
     `found_candidates` (person_id, yr, ref). Needs the relation `anchors` (person_id,
-    after_time). Returns the records read."""
+    after_time). Returns the records read. `step(name)` is called at the end of each stage
+    (the pass times its phases with it)."""
+
+    def done(name: str) -> None:
+        if step is not None:
+            step(name)
+
     connection.register("evidence_kinds", evidence_kinds(catalog))
     relations = [(parquet_relation(files), lower) for files, lower in parts if files]
     if not relations:
@@ -182,9 +189,11 @@ def scan(
             "CREATE OR REPLACE TEMP TABLE found_candidates AS SELECT CAST(NULL AS BIGINT) AS "
             "person_id, CAST(NULL AS BIGINT) AS yr, CAST(NULL AS VARCHAR) AS ref WHERE 1 = 0",
         )
+        done("scan: refs")
         return 0
     by_year = " UNION ALL ".join(f"({summary_sql(r, as_of, lower)})" for r, lower in relations)
     run(connection, f"CREATE OR REPLACE TEMP TABLE by_year AS {by_year}")
+    done("scan: stage 1 (times)")
     run(connection, f"CREATE OR REPLACE TEMP TABLE wanted AS {WANTED_SQL}")
     run(
         connection,
@@ -203,11 +212,13 @@ def scan(
         + " UNION ALL ".join(f"({refs_sql(r, as_of, lower)})" for r, lower in relations),
     )
     run(connection, "DROP TABLE wanted_moments")
+    done("scan: stage 2 (records at those times)")
     run(connection, f"CREATE OR REPLACE TEMP TABLE named AS {NAMED_SQL}")
     run(connection, "DROP TABLE at_moments")
     run(connection, f"CREATE OR REPLACE TEMP TABLE found AS {FOUND_SQL}")
     run(connection, f"CREATE OR REPLACE TEMP TABLE found_candidates AS {CANDIDATES_SQL}")
     (row,) = connection.execute("SELECT sum(records) FROM found").fetchall()
+    done("scan: refs")
     for table in ("counted", "wanted", "named"):
         run(connection, f"DROP TABLE {table}")
     return int(row[0] or 0) if row else 0
