@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Table, select
+from sqlalchemy import Column, ColumnElement, Connection, Result, Table, select
 
 from lifesign.certify.models import Decision, EvidenceSummary, PersonStateRow, Review
 from lifesign.config import Settings
@@ -323,6 +323,15 @@ def _summary(connection: Connection, person_id: int) -> tuple[SummaryRecord, ...
     return tuple(found)
 
 
+def _newest_first(
+    connection: Connection, key: Column[Any], person_id: int, limit: int | None = None
+) -> Result[Any]:
+    """The person's rows of `key`'s table, newest (highest key) first, at most `limit`."""
+    table = key.table
+    query = select(table).where(table.c.person_id == person_id).order_by(key.desc())
+    return connection.execute(query if limit is None else query.limit(limit))
+
+
 def person_page(
     connection: Connection, settings: Settings, person_id: int, *, timeline: bool = True
 ) -> PersonPage | None:
@@ -369,11 +378,8 @@ def person_page(
             evidence=_json_list(d.evidence),
             details=_json_dict(d.details),
         )
-        for d in connection.execute(
-            select(decisions_t)
-            .where(decisions_t.c.person_id == person_id)
-            .order_by(decisions_t.c.decision_id.desc())
-            .limit(limits.decisions_limit)
+        for d in _newest_first(
+            connection, decisions_t.c.decision_id, person_id, limits.decisions_limit
         )
     )
     messages = tuple(
@@ -387,12 +393,7 @@ def person_page(
             m.sent_at,
             m.delivered_at,
         )
-        for m in connection.execute(
-            select(outbox_t)
-            .where(outbox_t.c.person_id == person_id)
-            .order_by(outbox_t.c.message_id.desc())
-            .limit(limits.messages_limit)
-        )
+        for m in _newest_first(connection, outbox_t.c.message_id, person_id, limits.messages_limit)
     )
     enrollment_ids = sorted(program_of)
     payments: tuple[PaymentView, ...] = ()
@@ -435,19 +436,11 @@ def person_page(
             as_date(t.closed_on),
             t.worker,
         )
-        for t in connection.execute(
-            select(tasks_t)
-            .where(tasks_t.c.person_id == person_id)
-            .order_by(tasks_t.c.task_id.desc())
-        )
+        for t in _newest_first(connection, tasks_t.c.task_id, person_id)
     )
     reviews = tuple(
         ReviewView(int(r.review_id), str(r.kind), str(r.status), as_date(r.opened_on), r.resolution)
-        for r in connection.execute(
-            select(reviews_t)
-            .where(reviews_t.c.person_id == person_id)
-            .order_by(reviews_t.c.review_id.desc())
-        )
+        for r in _newest_first(connection, reviews_t.c.review_id, person_id)
     )
     evidence = person_evidence(settings, person_id, limits.timeline_limit + 1) if timeline else []
     return PersonPage(
