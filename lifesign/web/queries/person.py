@@ -454,8 +454,11 @@ def person_page(
         grid_code=row.grid_code,
         status=str(row.s_status or "alive"),
         status_since=as_date(row.s_status_since),
-        last_certified_on=as_date(row.s_last_certified_on),
-        channel=row.s_channel,
+        # Before the pass has seeded the person, the registry's last certification (from the
+        # system the city used before) is the last one known — as the review queue and the
+        # status API show it.
+        last_certified_on=as_date(row.s_last_certified_on) or as_date(row.last_certified_on),
+        channel=row.s_channel or row.last_certification_channel,
         valid_until=as_date(row.s_valid_until),
         death_date=as_date(row.s_death_date),
         last_strong_event=as_date(row.s_last_strong_event),

@@ -250,3 +250,29 @@ def test_the_person_store_folds_new_batches_and_agrees_with_the_lake(
     assert last in store.manifest().batches  # folded in by the read
     newest = person_evidence(settings, people[0], 2)
     assert _as_rows(newest) == _whole_lake(settings.lake_dir, people[0])[:2]
+
+
+def test_before_the_pass_the_page_shows_the_registry_s_last_certification(
+    engine: Any, small_registry: dict[str, int], tmp_path: Path
+) -> None:
+    """A person the pass has not seeded yet has no state row: the page shows the last
+    certification the city's former system recorded (as the review queue and the status API
+    do), not 'never certified'."""
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from lifesign.store.models import Person
+
+    a1 = small_registry["A1"]
+    with engine.begin() as conn:
+        conn.execute(
+            update(Person)
+            .where(Person.person_id == a1)
+            .values(last_certified_on=dt.date(2026, 3, 2), last_certification_channel="counter")
+        )
+    with engine.connect() as conn:
+        page = person_page(conn, load_settings(home=tmp_path), a1, timeline=False)
+    assert page is not None
+    assert page.last_certified_on == dt.date(2026, 3, 2)
+    assert page.channel == "counter"
