@@ -40,11 +40,8 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     # Reads by key dominate (the web app, the API's batch status): pages mapped from the OS
     # page cache and a 32 MiB page cache per connection cut their CPU by about a third at
-    # Bozhou scale; mmap costs no private memory, so the limit is generous: 1 TiB asks for the
-    # whole file, and SQLite caps it at its build's maximum (2 GiB in Debian's). A 1 GiB map
-    # left the tables past it (a 1.5 GB Bozhou state) to read() calls: +20 ms of system CPU
-    # per batch of 10,000 statuses (measured 2026-11-29).
-    cursor.execute("PRAGMA mmap_size=1099511627776")
+    # Bozhou scale; mmap costs no private memory, so the limit is generous.
+    cursor.execute("PRAGMA mmap_size=1073741824")
     cursor.execute("PRAGMA cache_size=-32768")
     cursor.close()
 

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from lifesign.config import Settings
 from lifesign.web.api import routes as api_routes
 from lifesign.web.auth import utc_now
+from lifesign.web.db import serve_requests_from
 from lifesign.web.errors import install_error_handlers
 from lifesign.web.pages import (
     account,
@@ -79,7 +80,9 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.engine = engine if engine is not None else open_database(settings)
+    app.state.engine = (
+        engine if engine is not None else serve_requests_from(open_database(settings))
+    )
     app.state.catalog = load_catalog(settings.catalog_dir)
     app.state.web_config = web_config or load_web_config()
     app.state.clock = clock or utc_now
