@@ -10,15 +10,19 @@ answer against it on both backends.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
 from typing import Any, cast
 
 from sqlalchemy import (
+    ARRAY,
     Connection,
     Select,
+    String,
     Table,
     Text,
     and_,
+    bindparam,
     case,
     func,
     literal,
@@ -47,7 +51,14 @@ def _object(dialect: str, pairs: list[tuple[str, Any]]) -> Any:
     return getattr(func, name)(*arguments)
 
 
-def _person_json(dialect: str, as_of: dt.date) -> Any:
+def _registry(column: Any, person_id: Any) -> Any:
+    """The registry's own value of `column` (people) for the person: read only where the state
+    has none — COALESCE evaluates it only then — so most answers never read a people row."""
+    return select(column).where(people_t.c.person_id == person_id).scalar_subquery()
+
+
+def _person_json(dialect: str, as_of: dt.date, person_id: Any) -> Any:
+    """The person's BatchPerson document; `person_id` is the driving query's person id."""
     status = func.coalesce(state_t.c.status, literal("alive"))
     certified = and_(status == "alive", state_t.c.valid_until >= as_of)
     enrollment = _object(
@@ -62,7 +73,7 @@ def _person_json(dialect: str, as_of: dt.date) -> Any:
         certified_json: Any = case((certified, func.json("true")), else_=func.json("false"))
         benefits: Any = (
             select(func.json_group_array(func.json(enrollment)))
-            .where(enrollments_t.c.person_id == people_t.c.person_id)
+            .where(enrollments_t.c.person_id == person_id)
             .scalar_subquery()
         )
         benefits = func.json(benefits)
@@ -70,7 +81,7 @@ def _person_json(dialect: str, as_of: dt.date) -> Any:
         certified_json = func.coalesce(certified, False)
         benefits = (
             select(func.coalesce(func.json_agg(enrollment), literal_column("'[]'::json")))
-            .where(enrollments_t.c.person_id == people_t.c.person_id)
+            .where(enrollments_t.c.person_id == person_id)
             .scalar_subquery()
         )
     document = _object(
@@ -81,11 +92,16 @@ def _person_json(dialect: str, as_of: dt.date) -> Any:
             ("valid_until", state_t.c.valid_until),
             (
                 "last_certified_on",
-                func.coalesce(state_t.c.last_certified_on, people_t.c.last_certified_on),
+                func.coalesce(
+                    state_t.c.last_certified_on, _registry(people_t.c.last_certified_on, person_id)
+                ),
             ),
             (
                 "last_channel",
-                func.coalesce(state_t.c.channel, people_t.c.last_certification_channel),
+                func.coalesce(
+                    state_t.c.channel,
+                    _registry(people_t.c.last_certification_channel, person_id),
+                ),
             ),
             ("enrollments", benefits),
         ],
@@ -113,6 +129,17 @@ def _as_one_text(connection: Connection, query: Select[Any]) -> list[str]:
     return joined.split(RECORD_SEPARATOR) if joined else []
 
 
+def _id_table(connection: Connection, person_ids: list[int]) -> Any:
+    """The person ids as a table (column `value`) from ONE bound parameter, in their order:
+    a JSON array SQLite's json_each unpacks, a PostgreSQL array unnest()ed. Driving the
+    lookups from it (not from people) leaves the people rows unread (_registry)."""
+    if connection.dialect.name == "sqlite":
+        unpacked = func.json_each(bindparam(None, json.dumps(person_ids), type_=String()))
+        return unpacked.table_valued("value").alias("found_ids")
+    array = bindparam(None, person_ids, type_=ARRAY(people_t.c.person_id.type))
+    return func.unnest(array).table_valued("value").render_derived(name="found_ids")
+
+
 def compact_statuses(
     connection: Connection, principal: Principal, id_numbers: Iterable[str], as_of: dt.date
 ) -> dict[str, tuple[int, str]]:
@@ -124,9 +151,11 @@ def compact_statuses(
     at Bozhou scale, profiled 2026-11-29) — and each answered as one text (_as_one_text):
 
     1. the numbers → person ids (people's unique index on id_number, the principal's scope);
-    2. the documents of those persons, looked up in person-id order: person_state, the
-       enrollments' index and the people rows are then read front to back instead of at
-       random — about a sixth less database time for 10,000 persons of 1.36 M.
+    2. the documents of those persons, looked up in person-id order (person_state and the
+       enrollments' index are then read front to back instead of at random — about a sixth
+       less database time for 10,000 persons of 1.36 M), a people row only where the state
+       lacks a value (_registry: a fifth less again, with SQLite re-reading its pages after
+       every commit of another request).
     """
     wanted = list(set(id_numbers))
     if not wanted:
@@ -143,11 +172,11 @@ def compact_statuses(
         numbers[int(person_id)] = id_number
     if not numbers:
         return {}
-    document = _person_json(connection.dialect.name, as_of).label("document")
-    documents = (
-        select(people_t.c.person_id, document)
-        .select_from(people_t.outerjoin(state_t, state_t.c.person_id == people_t.c.person_id))
-        .where(among(connection, people_t.c.person_id, sorted(numbers)))
+    found_ids = _id_table(connection, sorted(numbers))
+    person_id = found_ids.c.value
+    document = _person_json(connection.dialect.name, as_of, person_id).label("document")
+    documents = select(person_id, document).select_from(
+        found_ids.outerjoin(state_t, state_t.c.person_id == person_id)
     )
     found: dict[str, tuple[int, str]] = {}
     for line in _as_one_text(connection, documents):
