@@ -4,6 +4,7 @@ records, list, show, export, correct, retry, dismiss."""
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -20,10 +21,8 @@ AS_OF = "2026-10-31"
 
 
 @pytest.fixture
-def world(tmp_path_factory: pytest.TempPathFactory, database_url: str, catalog: Catalog) -> World:
-    # a short root: `quarantine show` prints the file's path in an 80-column table, where a long
-    # temporary path (pytest-xdist adds a folder per worker) would wrap the file's name
-    return make_world(tmp_path_factory.mktemp("quarantine"), database_url, catalog)
+def world(tmp_path: Path, database_url: str, catalog: Catalog) -> World:
+    return make_world(tmp_path, database_url, catalog)
 
 
 def _cli(world: World, *args: str) -> Result:
