@@ -417,9 +417,9 @@ def run(server: Server, fixture: Fixture, args: argparse.Namespace) -> None:
         "stack's floor (a static file through the same server). cpu/call: the server "
         "process's CPU milliseconds per call (user + system; includes the call log written "
         "after each API answer) — what a call costs on an idle core, whatever the machine's "
-        "load; (sys): the system part of it — mostly the first reads of the state database's "
-        "pages through each pooled connection's own memory map, paid once per connection by a "
-        "server that keeps running."
+        "load; (sys): the system part of it — on SQLite mostly the reads of the state database's "
+        "pages again after another request's commit (in WAL mode a connection drops its page "
+        "cache when the database changed)."
     )
     for client in (*admins, *workers, *apis, *anonymous):
         client.close()
