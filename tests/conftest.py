@@ -20,7 +20,8 @@ finds nothing to do.
 Parallel runs (pytest-xdist, `-n 2 --dist loadgroup`, as scripts/test.sh runs the suite): the
 tests of a package whose session fixtures build a city (`SHARED_CITY_GROUPS`) run in one worker,
 so each city is built once; the other modules are units of their own, and the policy cases are
-spread one by one.
+spread one by one (`pytest_xdist_make_scheduler` below: xdist's own `xdist_group` marks do not
+group under pytest 9.2, which no longer reads the node id xdist rewrites).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -68,6 +70,12 @@ MIGRATED_MODULES = {
 # keeps the page cache; only a power loss loses it). Set for the whole run, not by whichever
 # fixture happened to run first in a process, so every worker runs the same way.
 os.environ.setdefault("LIFESIGN_LAKE_FSYNC", "0")
+# An xdist worker starts with COLUMNS=80 and LINES=24 in its environment, which the CLI's rich
+# consoles, made when their module is imported, keep as a fixed width: tables then wrap file
+# names that the tests look for. The main process has neither; remove them before any import.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for name in ("COLUMNS", "LINES"):
+        os.environ.pop(name, None)
 
 
 def _relative(item: pytest.Item) -> str | None:
@@ -77,26 +85,39 @@ def _relative(item: pytest.Item) -> str | None:
     return item.path.relative_to(TESTS_DIR).as_posix()
 
 
-def _xdist_group(item: pytest.Item) -> str | None:
-    relative = _relative(item)
-    if relative is None or relative in SPREAD_MODULES:
-        return None
+def _xdist_unit(nodeid: str) -> str:
+    """The unit of work of a test under `--dist loadgroup`: its shared city's group, else its
+    module, or the test itself in SPREAD_MODULES."""
+    module = nodeid.split("::", 1)[0]
+    relative = module.removeprefix("tests/")
+    if relative in SPREAD_MODULES:
+        return nodeid
     for prefix, group in SHARED_CITY_GROUPS.items():
         if relative == prefix or relative.startswith(prefix + "/"):
             return group
-    return relative
+    return module
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadgroup`: whole units (above) to a worker, the biggest (in tests) first."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedCityScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _xdist_unit(nodeid)
+
+    return SharedCityScheduling(config, log)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under `--dist loadgroup`, the units of work described above (before xdist reads them);
-    the `migrated_database` marks of MIGRATED_MODULES."""
+    """The `migrated_database` marks of MIGRATED_MODULES."""
     for item in items:
         if _relative(item) in MIGRATED_MODULES:
             item.add_marker(pytest.mark.migrated_database)
-        group = _xdist_group(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
 
 
 _admin_engine: Engine | None = None
