@@ -11,15 +11,16 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, select
 
 from lifesign.notify.config import NotifyConfig
+from lifesign.notify.outbox import enqueue, outbox
 from lifesign.store.models import Person
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
@@ -59,6 +60,30 @@ def certified_params(person_id: int) -> dict[str, Any]:
     }
 
 
+def queue_certified(engine: Engine, person_ids: Iterable[int], now: dt.datetime) -> list[bool]:
+    """A 'certified' SMS queued for each person (to their phone 1390000xxxx); what `enqueue`
+    answered for each (False: one was already queued for that person, reason and period)."""
+    with engine.begin() as connection:
+        return [
+            enqueue(
+                connection,
+                person_id=person_id,
+                phone=f"1390000{person_id:04d}",
+                reason="certified",
+                period_key="2027-03-01",
+                params=certified_params(person_id),
+                now=now,
+            )
+            for person_id in person_ids
+        ]
+
+
+def outbox_rows(engine: Engine) -> list[Any]:
+    """Every outbox row, in the order the messages were queued."""
+    with engine.connect() as connection:
+        return list(connection.execute(select(outbox).order_by(outbox.c.message_id)).all())
+
+
 def with_retry(policy: NotifyConfig, **changes: Any) -> NotifyConfig:
     return dataclasses.replace(policy, retry=dataclasses.replace(policy.retry, **changes))
 
@@ -96,9 +121,15 @@ class SmsService:
             return self._random.random() < self.message_error_rate
 
     def draw(self) -> str:
+        """The outcome of the next request (error, slow, drop or ok), counted."""
         with self.lock:
             self.requests += 1
             roll = self._random.random()
+            outcome = self._outcome_of(roll)
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        return outcome
+
+    def _outcome_of(self, roll: float) -> str:
         for outcome, rate in (
             ("error", self.error_rate),
             ("slow", self.slow_rate),
@@ -147,8 +178,6 @@ def _handler(service: SmsService) -> type[BaseHTTPRequestHandler]:
                 self._answer(400, {"error": "bad phone number"})
                 return
             outcome = service.draw()
-            with service.lock:
-                service.outcomes[outcome] = service.outcomes.get(outcome, 0) + 1
             if outcome == "error":
                 self._answer(500, {"error": "try later"})
                 return
@@ -169,8 +198,6 @@ def _handler(service: SmsService) -> type[BaseHTTPRequestHandler]:
             with service.lock:
                 service.batches.append(len(messages))
             outcome = service.draw()
-            with service.lock:
-                service.outcomes[outcome] = service.outcomes.get(outcome, 0) + 1
             if outcome == "error":
                 self._answer(500, {"error": "try later"})
                 return

@@ -9,9 +9,8 @@ from click.testing import CliRunner, Result
 
 from lifesign.cli import cli
 from lifesign.config import load_settings
-from lifesign.notify.outbox import enqueue
 from lifesign.store import open_database
-from tests.notify.support import add_people, at, certified_params
+from tests.notify.support import add_people, at, queue_certified
 
 
 def _cli(home: Path, *args: str, code: int = 0) -> Result:
@@ -24,18 +23,7 @@ def _cli(home: Path, *args: str, code: int = 0) -> Result:
 
 def _city(home: Path) -> None:
     engine = open_database(load_settings(home=home))
-    add_people(engine, 2)
-    with engine.begin() as connection:
-        for person_id in (1, 2):
-            enqueue(
-                connection,
-                person_id=person_id,
-                phone=f"1390000{person_id:04d}",
-                reason="certified",
-                period_key="2027-03-01",
-                params=certified_params(person_id),
-                now=at("2026-03-02 09:00"),
-            )
+    queue_certified(engine, add_people(engine, 2), at("2026-03-02 09:00"))
     engine.dispose()
 
 

@@ -13,37 +13,32 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from lifesign.config import load_settings
 from lifesign.notify.config import NotifyConfig
 from lifesign.notify.gateways import GatewayConfigError, open_gateway
 from lifesign.notify.gateways.base import OutgoingMessage, SendResult
 from lifesign.notify.gateways.http import HttpGateway
-from lifesign.notify.outbox import deliver_due, enqueue, outbox
-from tests.notify.support import TOKEN, SmsService, add_people, at, certified_params, with_retry
+from lifesign.notify.outbox import deliver_due, outbox
+from tests.notify.support import (
+    TOKEN,
+    SmsService,
+    add_people,
+    at,
+    outbox_rows,
+    queue_certified,
+    with_retry,
+)
 
 
 def _queue_all(engine: Engine, person_ids: list[int], now: dt.datetime) -> None:
-    with engine.begin() as connection:
-        for person_id in person_ids:
-            assert enqueue(
-                connection,
-                person_id=person_id,
-                phone=f"1390000{person_id:04d}",
-                reason="certified",
-                period_key="2027-03-01",
-                params=certified_params(person_id),
-                now=now,
-            )
+    assert all(queue_certified(engine, person_ids, now))
 
 
-def _rows(engine: Engine) -> list[Any]:
-    with engine.connect() as connection:
-        return list(connection.execute(select(outbox).order_by(outbox.c.message_id)).all())
+_rows = outbox_rows
 
 
 def _no_quiet_hours(policy: NotifyConfig) -> NotifyConfig:
@@ -242,6 +237,16 @@ KILLED_SENDER = textwrap.dedent(
 )
 
 
+def _run_until_killed(tmp_path: Path, script_text: str, *arguments: str) -> None:
+    """Runs the sender script in a process of its own; it must die by SIGKILL, as it means to."""
+    script = tmp_path / "killed_sender.py"
+    script.write_text(script_text, encoding="utf-8")
+    completed = subprocess.run(
+        [sys.executable, str(script), *arguments], capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == -signal.SIGKILL, completed.stderr
+
+
 def test_a_process_killed_between_accept_and_update_never_sends_twice(
     database_url: str,
     engine: Engine,
@@ -252,15 +257,9 @@ def test_a_process_killed_between_accept_and_update_never_sends_twice(
     people = add_people(engine, 2)
     now = at("2026-03-02 10:00")
     _queue_all(engine, people, now)
-    script = tmp_path / "killed_sender.py"
-    script.write_text(KILLED_SENDER, encoding="utf-8")
-    completed = subprocess.run(
-        [sys.executable, str(script), database_url, sms_service.url, TOKEN, now.isoformat()],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    _run_until_killed(
+        tmp_path, KILLED_SENDER, database_url, sms_service.url, TOKEN, now.isoformat()
     )
-    assert completed.returncode == -signal.SIGKILL, completed.stderr
     first, second = _rows(engine)
     assert (first.status, first.attempts, first.gateway) == ("sending", 1, "http")
     assert second.status == "queued"
@@ -316,23 +315,15 @@ def test_a_process_killed_after_a_batch_was_accepted_never_sends_twice(
     people = add_people(engine, 4)
     now = at("2026-03-02 10:00")
     _queue_all(engine, people, now)
-    script = tmp_path / "killed_batch_sender.py"
-    script.write_text(KILLED_BATCH_SENDER, encoding="utf-8")
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(script),
-            database_url,
-            sms_service.url,
-            sms_service.batch_url,
-            TOKEN,
-            now.isoformat(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    _run_until_killed(
+        tmp_path,
+        KILLED_BATCH_SENDER,
+        database_url,
+        sms_service.url,
+        sms_service.batch_url,
+        TOKEN,
+        now.isoformat(),
     )
-    assert completed.returncode == -signal.SIGKILL, completed.stderr
     assert [row.status for row in _rows(engine)] == ["sending"] * 4  # claimed together
     assert sorted(sms_service.deliveries) == ["1", "2", "3", "4"]
     # Before the lease has passed nothing is touched; after it, each message is re-sent with

@@ -30,7 +30,7 @@ from lifesign.notify.outbox import (
     transition,
 )
 from lifesign.notify.templates import TemplateError
-from tests.notify.support import BEIJING, add_people, at, certified_params, with_retry
+from tests.notify.support import BEIJING, add_people, at, certified_params, outbox_rows, with_retry
 
 
 class ScriptedGateway:
@@ -64,9 +64,7 @@ def _queue(engine: Engine, person_id: int, now: dt.datetime, **overrides: Any) -
         return enqueue(connection, **arguments)
 
 
-def _rows(engine: Engine) -> list[Any]:
-    with engine.connect() as connection:
-        return list(connection.execute(select(outbox).order_by(outbox.c.message_id)).all())
+_rows = outbox_rows
 
 
 def test_one_message_per_person_reason_and_period(engine: Engine) -> None:

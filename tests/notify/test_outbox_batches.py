@@ -8,9 +8,8 @@ import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, update
 
 from lifesign.notify.config import NotifyConfig
 from lifesign.notify.gateways.base import OutgoingMessage, SendResult
@@ -19,30 +18,16 @@ from lifesign.notify.outbox import (
     _claim_batch,
     _message,
     deliver_due,
-    enqueue,
     outbox,
 )
-from tests.notify.support import add_people, at, certified_params
+from tests.notify.support import add_people, at, outbox_rows, queue_certified
 
 
 def _queue_many(engine: Engine, count: int, now: dt.datetime) -> None:
-    add_people(engine, count)
-    with engine.begin() as connection:
-        for person_id in range(1, count + 1):
-            assert enqueue(
-                connection,
-                person_id=person_id,
-                phone=f"1390000{person_id:04d}",
-                reason="certified",
-                period_key="2027-03-01",
-                params=certified_params(person_id),
-                now=now,
-            )
+    assert all(queue_certified(engine, add_people(engine, count), now))
 
 
-def _rows(engine: Engine) -> list[Any]:
-    with engine.connect() as connection:
-        return list(connection.execute(select(outbox).order_by(outbox.c.message_id)).all())
+_rows = outbox_rows
 
 
 class CountingFileGateway(FileGateway):

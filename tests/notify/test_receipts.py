@@ -13,9 +13,9 @@ from sqlalchemy import Engine, select
 from lifesign.cli import cli
 from lifesign.notify.config import NotifyConfig
 from lifesign.notify.gateways.base import OutgoingMessage, SendResult
-from lifesign.notify.outbox import deliver_due, enqueue, outbox
+from lifesign.notify.outbox import deliver_due, outbox
 from lifesign.notify.receipts import apply_receipts, parse_receipts
-from tests.notify.support import add_people, at, certified_params
+from tests.notify.support import add_people, at, queue_certified
 
 
 class NumberingGateway:
@@ -29,19 +29,8 @@ class NumberingGateway:
 
 
 def _sent_messages(engine: Engine, count: int, policy: NotifyConfig) -> None:
-    add_people(engine, count)
     now = at("2026-03-02 10:00")
-    with engine.begin() as connection:
-        for person_id in range(1, count + 1):
-            enqueue(
-                connection,
-                person_id=person_id,
-                phone=f"1390000{person_id:04d}",
-                reason="certified",
-                period_key="2027-03-01",
-                params=certified_params(person_id),
-                now=now,
-            )
+    queue_certified(engine, add_people(engine, count), now)
     assert deliver_due(engine, NumberingGateway(), now, config=policy).sent == count
 
 
