@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from sqlalchemy import select
 
 from lifesign.cli import cli
@@ -107,21 +107,20 @@ def test_the_commands_of_a_day(lifecycle_city: LifecycleCity, tmp_path: Path) ->
     engine.dispose()
 
 
-def test_an_unknown_id_number_is_a_clear_masked_error(
-    lifecycle_city: LifecycleCity, tmp_path: Path
-) -> None:
+def _counter_certification(lifecycle_city: LifecycleCity, tmp_path: Path, id_number: str) -> Result:
+    """`lifesign certify counter` of this ID number, in a home with the city's registry."""
     settings, engine = home_with_registry(
         tmp_path, f"sqlite:///{tmp_path / 'home' / 'lifesign.db'}", lifecycle_city
     )
     engine.dispose()
-    result = CliRunner().invoke(
+    return CliRunner().invoke(
         cli,
         [
             "--home",
             str(settings.home),
             "certify",
             "counter",
-            "11010519491231002X",
+            id_number,
             "--at",
             "2024-12-03T09:00",
             "--officer",
@@ -129,6 +128,12 @@ def test_an_unknown_id_number_is_a_clear_masked_error(
         ],
         env={"LIFESIGN_DATABASE_URL": ""},
     )
+
+
+def test_an_unknown_id_number_is_a_clear_masked_error(
+    lifecycle_city: LifecycleCity, tmp_path: Path
+) -> None:
+    result = _counter_certification(lifecycle_city, tmp_path, "11010519491231002X")
     assert result.exit_code == 2
     assert "no recipient with ID number" in result.output
     assert "11010519491231002X" not in result.output
@@ -137,25 +142,8 @@ def test_an_unknown_id_number_is_a_clear_masked_error(
 def test_an_invalid_id_number_is_a_clear_error_not_a_crash(
     lifecycle_city: LifecycleCity, tmp_path: Path
 ) -> None:
-    settings, engine = home_with_registry(
-        tmp_path, f"sqlite:///{tmp_path / 'home' / 'lifesign.db'}", lifecycle_city
-    )
-    engine.dispose()
-    result = CliRunner().invoke(
-        cli,
-        [
-            "--home",
-            str(settings.home),
-            "certify",
-            "counter",
-            "110105194912310021",  # the check character should be X
-            "--at",
-            "2024-12-03T09:00",
-            "--officer",
-            "李娜",
-        ],
-        env={"LIFESIGN_DATABASE_URL": ""},
-    )
+    # the check character should be X
+    result = _counter_certification(lifecycle_city, tmp_path, "110105194912310021")
     assert result.exit_code == 2, result.output
     assert "the ID number is not valid" in result.output
     assert "bad_check_character" in result.output
