@@ -26,22 +26,11 @@ from pathlib import Path
 from lifesign.config import Settings
 from lifesign.ingest.lake import LakeListing, has_evidence, parquet_list
 from lifesign.ingest.person_store import (
-    EVIDENCE_STORE_DIR,
     batch_of,
     person_store,
     store_database,
     update_person_store,
 )
-
-__all__ = [
-    "PERSON_STORE_DIR",
-    "EvidenceRecord",
-    "person_evidence",
-    "person_store",
-    "update_person_store",
-]
-
-PERSON_STORE_DIR = EVIDENCE_STORE_DIR
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from lifesign.config import Settings, load_settings
+from lifesign.ingest.person_store import person_store
 from lifesign.registry.ids import mask_id_number, mask_phone
 from lifesign.store import open_database
-from lifesign.web.queries.lake import EvidenceRecord, person_evidence, person_store
+from lifesign.web.queries.lake import EvidenceRecord, person_evidence
 from lifesign.web.queries.person import person_page
 from tests.web.pages.people_support import (
     audit_of,
