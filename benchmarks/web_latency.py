@@ -1,6 +1,7 @@
 """Benchmark: latency of the web app's pages and of the department API, concurrent clients.
 
-    python benchmarks/web_latency.py [--home DIR] [--clients 8] [--requests 200]
+    python benchmarks/web_latency.py [--home DIR] [--database-url URL] [--clients 8]
+                                     [--requests 200]
 
 At a home (default: build or reuse a Bozhou-scale one in /tmp/lifesign-web-bozhou — the
 lake and registry of benchmarks/bozhou_lake.py, the full pass as of 2026-10-31 and one daily
@@ -24,7 +25,9 @@ run for the visit tasks; `--home` of a 100 k city for a quick run), this:
    the targets (p95 < 200 ms; the batch of 10,000 < 1 s).
 
 The home's state database is written to (accounts, a token, the audit log, the call log):
-give a copy, never a home another process is using.
+give a copy, never a home another process is using. `--database-url` serves (and draws the
+sample from) another state database, e.g. the home's copied to PostgreSQL by `lifesign db
+copy --to URL`; the lake stays the home's.
 """
 
 from __future__ import annotations
@@ -69,12 +72,14 @@ tasks_max_limit: 500
 token_bytes: 32
 token_prefix_chars: 12
 """
+# The database URL comes in the environment, not argv: a password stays out of `ps`.
 SERVER = """
-import sys, uvicorn
+import os, sys, uvicorn
 from lifesign.config import load_settings
 from lifesign.web.app import create_app
 home, port = sys.argv[1], int(sys.argv[2])
-app = create_app(load_settings(home=home, database_url=f"sqlite:///{home}/lifesign.db"))
+settings = load_settings(home=home, database_url=os.environ["LIFESIGN_DATABASE_URL"])
+app = create_app(settings)
 uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 """
 
@@ -112,7 +117,12 @@ class Fixture:
     people: int
 
 
-def prepare(home: Path, sample: int, seed: int) -> Fixture:
+def home_database_url(home: Path) -> str:
+    """The home's own state database (the embedded SQLite default)."""
+    return f"sqlite:///{home / 'lifesign.db'}"
+
+
+def prepare(home: Path, database_url: str, sample: int, seed: int) -> Fixture:
     """Accounts, a token, and a random sample of recipients to ask for."""
     from sqlalchemy import func, select
 
@@ -123,7 +133,7 @@ def prepare(home: Path, sample: int, seed: int) -> Fixture:
     from lifesign.web.api.tokens import create_token
     from lifesign.web.demo_accounts import DEMO_LOGINS, create_demo_accounts
 
-    settings = load_settings(home=home, database_url=f"sqlite:///{home / 'lifesign.db'}")
+    settings = load_settings(home=home, database_url=database_url)
     engine = open_database(settings)
     # Homes built by the day's other benchmarks before migrations 0008/0009 had their tables
     # are stamped at the head without them: add what is missing (no-op for a current home).
@@ -170,12 +180,17 @@ def free_port() -> int:
 
 
 class Server:
-    """uvicorn serving the app over `home`, in a subprocess."""
+    """uvicorn serving the app over `home` and the state database at `database_url`, in a
+    subprocess."""
 
-    def __init__(self, home: Path, limits: Path) -> None:
+    def __init__(self, home: Path, database_url: str, limits: Path) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "LIFESIGN_API_PARAMETERS": str(limits)}
+        env = {
+            **os.environ,
+            "LIFESIGN_API_PARAMETERS": str(limits),
+            "LIFESIGN_DATABASE_URL": database_url,
+        }
         self.process = subprocess.Popen(
             [sys.executable, "-c", SERVER, str(home), str(self.port)], env=env
         )
@@ -302,6 +317,12 @@ def measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--home", type=Path, default=None, help="an existing home (a copy)")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="the state database to serve and sample from (default: the home's SQLite); e.g. "
+        "postgresql+psycopg://user:password@127.0.0.1/lifesign_bozhou after `lifesign db copy`",
+    )
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--requests", type=int, default=200, help="per endpoint")
     parser.add_argument("--batch-requests", type=int, default=24)
@@ -322,18 +343,21 @@ def main() -> None:
     args = parser.parse_args()
 
     home = args.home or DEFAULT_HOME
-    if not (home / "lifesign.db").exists():
+    database_url = args.database_url or home_database_url(home)
+    if args.database_url is None and not (home / "lifesign.db").exists():
         if args.home is not None:
             raise SystemExit(f"{home} has no lifesign.db")
         print(f"building a Bozhou-scale home in {home} (once; reused afterwards)")
         build_bozhou_home(home)
-    print(f"home {home}")
-    fixture = prepare(home, sample=max(20_000, BATCH_SIZE * 2), seed=args.seed)
+    from lifesign.store.database import redacted_url
+
+    print(f"home {home}, database {redacted_url(database_url)}")
+    fixture = prepare(home, database_url, sample=max(20_000, BATCH_SIZE * 2), seed=args.seed)
     print(f"  {fixture.people:,} people; sample of {len(fixture.id_numbers):,} recipients")
     with tempfile.TemporaryDirectory() as scratch:
         limits = Path(scratch) / "api.yaml"
         limits.write_text(BENCH_LIMITS, encoding="utf-8")
-        server = Server(home, limits)
+        server = Server(home, database_url, limits)
         try:
             server.wait()
             run(server, fixture, args)
