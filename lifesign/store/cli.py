@@ -1,4 +1,5 @@
-"""`lifesign db`: the state database's schema (upgrade, current, downgrade)."""
+"""`lifesign db`: the state database's schema (upgrade, current, downgrade) and its move from
+the embedded SQLite to PostgreSQL (copy)."""
 
 from __future__ import annotations
 
@@ -66,3 +67,47 @@ def downgrade_command(ctx: click.Context, revision: str) -> None:
     engine = make_engine(settings.database_url)
     downgrade(engine, revision)
     console.print(f"database at revision {current_revision(engine) or '(empty)'}")
+
+
+@db.command(name="copy")
+@click.option(
+    "--to",
+    "target_url",
+    required=True,
+    metavar="POSTGRESQL_URL",
+    help="The PostgreSQL database to copy into (postgresql+psycopg://user:password@host/db); "
+    "upgraded to the newest migration first.",
+)
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Empty every table of a target that already holds rows (else it is refused).",
+)
+@click.pass_context
+def copy_command(ctx: click.Context, target_url: str, replace: bool) -> None:
+    """Copy every table of the current database (the home's SQLite) into PostgreSQL."""
+    from lifesign.cli import settings_of
+    from lifesign.store.copy import TableCopied, copy_database
+
+    settings = settings_of(ctx)
+    console.print(f"copying {redacted_url(settings.database_url)} -> {redacted_url(target_url)}")
+
+    def show(table: TableCopied) -> None:
+        rate = table.rows / table.seconds if table.seconds > 0 else 0.0
+        console.print(
+            f"  {table.table:<24} {table.rows:>12,} rows {table.seconds:>8.1f} s"
+            f" {rate:>10,.0f} rows/s"
+        )
+
+    result = copy_database(
+        settings.database_url,
+        target_url,
+        replace=replace,
+        progress=lambda line: console.print(f"  {line}"),
+        on_table=show,
+    )
+    console.print(
+        f"copied {result.rows:,} rows in {len(result.tables)} tables in {result.seconds:.1f} s;"
+        f" the target is at revision {result.revision}. To use it: "
+        f"LIFESIGN_DATABASE_URL={redacted_url(target_url)} (with its password)"
+    )

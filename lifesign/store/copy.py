@@ -1,0 +1,318 @@
+"""`lifesign db copy`: the state database moved from the embedded SQLite into PostgreSQL.
+
+A city that outgrows the embedded default copies its home's SQLite file into an empty
+PostgreSQL database, then points `LIFESIGN_DATABASE_URL` at it. The copy:
+
+1. refuses a source that is not at this lifesign's newest migration (the two schemas must be
+   the same to copy column by column) and a target that already holds rows, unless `replace`;
+2. upgrades the target to the newest migration (what `open_database` does);
+3. in ONE PostgreSQL transaction (a failed copy leaves the target empty, as the migrations
+   made it): disables the target's user triggers (the tables they maintain are copied as the
+   source's own triggers left them; firing them again per row would count things twice),
+   truncates every table, streams each table of the schema's metadata in foreign-key order
+   from one SQLite read transaction (a consistent snapshot) through `COPY ... FROM STDIN
+   (FREEZE)` in chunks, sets every sequence past the copied ids, checks the row counts of
+   every table against the source's, re-enables the triggers and analyzes the tables (the
+   planner's statistics: a fresh copy has none until autovacuum comes by).
+
+Values go as SQLite holds them (text dates and times, 0/1 booleans, JSON text, REAL numerics)
+through PostgreSQL's text input, which reads each of them as its column's type; stored times
+are UTC (the platform writes aware UTC times and SQLite keeps them without an offset), so the
+copy's session runs in UTC. COPY FREEZE writes the rows already frozen and visible (no
+vacuum needed before index-only scans), which PostgreSQL allows because the tables are
+truncated in the same transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Table, make_url, text
+from sqlalchemy.exc import ArgumentError
+
+from lifesign.errors import LifesignError, Location
+from lifesign.store.database import head_revision, make_engine, migrate, redacted_url
+from lifesign.store.schema import metadata
+
+# Rows fetched from SQLite and written to the COPY stream at a time: bounds the memory a table
+# takes whatever its size (Bozhou: 1.4-1.8 M rows in each of the biggest tables).
+CHUNK_ROWS = 10_000
+# Tables named in the refusal of a target that holds data (the rest are counted).
+NAMED_TABLES = 5
+
+
+class DatabaseCopyError(LifesignError):
+    """The copy cannot start (source, target) or its result does not match the source."""
+
+
+@dataclass(frozen=True)
+class TableCopied:
+    """One table copied: its name, the rows written and the seconds it took."""
+
+    table: str
+    rows: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    """What `copy_database` did."""
+
+    revision: str
+    tables: tuple[TableCopied, ...]
+    sequences: int  # sequences set past the copied ids
+    triggers: tuple[str, ...]  # "table.trigger" disabled during the copy, enabled again
+    seconds: float
+
+    @property
+    def rows(self) -> int:
+        return sum(table.rows for table in self.tables)
+
+
+Progress = Callable[[str], None]
+
+
+def copy_database(
+    source_url: str,
+    target_url: str,
+    *,
+    replace: bool = False,
+    progress: Progress | None = None,
+    on_table: Callable[[TableCopied], None] | None = None,
+) -> CopyResult:
+    """Copy every table of the SQLite database at `source_url` into the PostgreSQL database
+    at `target_url` (upgraded to the newest migration first). `replace`: empty a target that
+    holds rows instead of refusing it. `progress` receives a line per step, `on_table` each
+    table once copied."""
+    say = progress or (lambda _line: None)
+    started = time.perf_counter()
+    source_path = _sqlite_file(source_url)
+    _require_postgresql(target_url)
+    head = head_revision()
+    assert head is not None, "the package ships its migrations"
+    source_revision = _sqlite_revision(source_path)
+    if source_revision != head:
+        raise DatabaseCopyError(
+            "the source database is not at this lifesign's newest migration",
+            f"it is at {source_revision or '(no migration)'}, the newest is {head}; the copy "
+            "goes column by column into a schema at the newest migration, so upgrade the "
+            "source first (`lifesign db upgrade`) or copy with the lifesign that made it",
+            Location(key=redacted_url(source_url)),
+        )
+    tables = metadata.sorted_tables
+    target = make_engine(target_url)
+    try:
+        say(f"upgrading the target to migration {head}")
+        migrate(target)
+        with closing(sqlite3.connect(source_path, isolation_level=None)) as source:
+            source.execute("PRAGMA query_only = ON")
+            source.execute("BEGIN")  # one snapshot of every table (WAL: writers may go on)
+            with target.connect() as connection, connection.begin():
+                connection.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
+                _refuse_held_data(connection, tables, target_url, replace)
+                triggers = _user_triggers(connection, tables)
+                for table_name, trigger in triggers:
+                    connection.exec_driver_sql(
+                        f"ALTER TABLE {_quoted(table_name)} DISABLE TRIGGER {_quoted(trigger)}"
+                    )
+                if triggers:
+                    say(f"{len(triggers)} trigger(s) disabled during the copy")
+                names = ", ".join(_quoted(table.name) for table in tables)
+                connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY")
+                copied: list[TableCopied] = []
+                for table in tables:
+                    done = _copy_table(source, connection, table)
+                    copied.append(done)
+                    if on_table is not None:
+                        on_table(done)
+                sequences = _set_sequences(connection, tables)
+                say(f"{sequences} sequences set past the copied ids")
+                _check_counts(source, connection, copied, target_url)
+                say(f"row counts match the source's in all {len(copied)} tables")
+                for table_name, trigger in triggers:
+                    connection.exec_driver_sql(
+                        f"ALTER TABLE {_quoted(table_name)} ENABLE TRIGGER {_quoted(trigger)}"
+                    )
+                for table in tables:
+                    connection.exec_driver_sql(f"ANALYZE {_quoted(table.name)}")
+                say("tables analyzed (the planner's statistics)")
+            source.execute("COMMIT")
+    finally:
+        target.dispose()
+    return CopyResult(
+        revision=head,
+        tables=tuple(copied),
+        sequences=sequences,
+        triggers=tuple(f"{table}.{trigger}" for table, trigger in triggers),
+        seconds=time.perf_counter() - started,
+    )
+
+
+# ------------------------------------------------------------------------ source and target
+
+
+def _sqlite_file(url: str) -> Path:
+    """The SQLite file of `url`, which must exist (the copy never creates a source)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise DatabaseCopyError(
+            "the source database URL is not valid", str(error), Location(key="database URL")
+        ) from None
+    if parsed.get_backend_name() != "sqlite":
+        raise DatabaseCopyError(
+            "the source database is not SQLite",
+            "`lifesign db copy` moves the embedded default to PostgreSQL; between two "
+            "PostgreSQL databases use pg_dump and pg_restore",
+            Location(key=redacted_url(url)),
+        )
+    database = parsed.database or ""
+    if database in ("", ":memory:") or not Path(database).is_file():
+        raise DatabaseCopyError(
+            "there is no SQLite database to copy",
+            f"no file at {database or '(no path)'}; give the home that holds it (--home)",
+            Location(file=database or None, key=None if database else redacted_url(url)),
+        )
+    return Path(database)
+
+
+def _require_postgresql(url: str) -> None:
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError as error:
+        raise DatabaseCopyError(
+            "the target database URL is not valid", str(error), Location(key="--to")
+        ) from None
+    if backend != "postgresql":
+        raise DatabaseCopyError(
+            "the target database is not PostgreSQL",
+            f"it is {backend}; give postgresql+psycopg://user:password@host:5432/dbname",
+            Location(key=redacted_url(url)),
+        )
+
+
+def _sqlite_revision(path: Path) -> str | None:
+    """The migration the SQLite file is at, read without changing it."""
+    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as connection:
+        try:
+            row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+        except sqlite3.OperationalError:  # no alembic_version: never migrated
+            return None
+    return str(row[0]) if row else None
+
+
+def _quoted(name: str) -> str:
+    """An identifier quoted for both SQLite and PostgreSQL."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _refuse_held_data(
+    connection: Connection, tables: Sequence[Table], target_url: str, replace: bool
+) -> None:
+    held = [
+        table.name
+        for table in tables
+        if connection.exec_driver_sql(
+            f"SELECT EXISTS (SELECT 1 FROM {_quoted(table.name)})"
+        ).scalar_one()
+    ]
+    if not held or replace:
+        return
+    named = ", ".join(held[:NAMED_TABLES])
+    more = f" and {len(held) - NAMED_TABLES} more" if len(held) > NAMED_TABLES else ""
+    raise DatabaseCopyError(
+        "the target database already holds data",
+        f"{len(held)} table(s) have rows ({named}{more}); copying into them would mix two "
+        "states. Give an empty database, or --replace to empty every table first",
+        Location(key=redacted_url(target_url)),
+    )
+
+
+# The target schema's enabled user triggers (not the internal ones that check foreign keys).
+_TRIGGERS = text(
+    "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+    " WHERE NOT t.tgisinternal AND t.tgenabled <> 'D'"
+    " AND c.relnamespace = current_schema()::regnamespace ORDER BY 1, 2"
+)
+
+
+def _user_triggers(connection: Connection, tables: Sequence[Table]) -> list[tuple[str, str]]:
+    names = {table.name for table in tables}
+    return [(row[0], row[1]) for row in connection.execute(_TRIGGERS) if row[0] in names]
+
+
+# ----------------------------------------------------------------------------------- copying
+
+
+def _copy_table(source: sqlite3.Connection, connection: Connection, table: Table) -> TableCopied:
+    """Stream one table from SQLite into PostgreSQL's COPY, CHUNK_ROWS at a time."""
+    started = time.perf_counter()
+    columns = ", ".join(_quoted(column.name) for column in table.columns)
+    key = ", ".join(_quoted(column.name) for column in table.primary_key.columns)
+    # in key order: PostgreSQL's heap then follows the key, as SQLite's rowid tables do
+    order = f" ORDER BY {key}" if key else ""
+    rows = source.execute(f"SELECT {columns} FROM {_quoted(table.name)}{order}")
+    raw: Any = connection.connection.driver_connection
+    written = 0
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f"COPY {_quoted(table.name)} ({columns}) FROM STDIN (FREEZE)") as stream,
+    ):
+        while chunk := rows.fetchmany(CHUNK_ROWS):
+            for row in chunk:
+                stream.write_row(row)
+            written += len(chunk)
+    return TableCopied(table.name, written, time.perf_counter() - started)
+
+
+# Every sequence that feeds a column of the target schema (serial and identity columns alike).
+_SEQUENCES = text(
+    "SELECT c.relname, a.attname, pg_get_serial_sequence(quote_ident(c.relname), a.attname)"
+    " FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid"
+    " WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'"
+    " AND a.attnum > 0 AND NOT a.attisdropped"
+    " AND pg_get_serial_sequence(quote_ident(c.relname), a.attname) IS NOT NULL"
+)
+
+
+def _set_sequences(connection: Connection, tables: Sequence[Table]) -> int:
+    """Each sequence's next value set to one past its column's copied maximum (1 if empty)."""
+    names = {table.name for table in tables}
+    owned = [(r[0], r[1], r[2]) for r in connection.execute(_SEQUENCES) if r[0] in names]
+    for table_name, column, sequence in owned:
+        connection.execute(
+            text(
+                f"SELECT setval(:sequence, COALESCE(MAX({_quoted(column)}), 0) + 1, false)"
+                f" FROM {_quoted(table_name)}"
+            ),
+            {"sequence": sequence},
+        )
+    return len(owned)
+
+
+def _check_counts(
+    source: sqlite3.Connection,
+    connection: Connection,
+    copied: Sequence[TableCopied],
+    target_url: str,
+) -> None:
+    """Every table holds as many rows in the target as in the source's snapshot."""
+    wrong: list[str] = []
+    for done in copied:
+        table = _quoted(done.table)
+        in_source = int(source.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        in_target = int(connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one())
+        if not in_source == in_target == done.rows:
+            wrong.append(f"{done.table}: {in_source} in the source, {in_target} copied")
+    if wrong:
+        raise DatabaseCopyError(
+            "the copy's row counts do not match the source's (nothing was kept)",
+            "; ".join(wrong),
+            Location(key=redacted_url(target_url)),
+        )
