@@ -30,6 +30,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.functions import aggregate_strings
 
 from lifesign.certify.models import PersonStateRow
@@ -79,8 +80,11 @@ def _person_json(dialect: str, as_of: dt.date, person_id: Any) -> Any:
         benefits = func.json(benefits)
     else:
         certified_json = func.coalesce(certified, False)
+        # in enrollment order, like SQLite's index on person_id (rowids in order): a heap's
+        # order changes when a row is rewritten
+        ordered = aggregate_order_by(enrollment, enrollments_t.c.enrollment_id)
         benefits = (
-            select(func.coalesce(func.json_agg(enrollment), literal_column("'[]'::json")))
+            select(func.coalesce(func.json_agg(ordered), literal_column("'[]'::json")))
             .where(enrollments_t.c.person_id == person_id)
             .scalar_subquery()
         )
@@ -114,7 +118,7 @@ def _person_json(dialect: str, as_of: dt.date, person_id: Any) -> Any:
 RECORD_SEPARATOR = "\x1e"
 
 
-def _as_one_text(connection: Connection, query: Select[Any]) -> list[str]:
+def as_one_text(connection: Connection, query: Select[Any]) -> list[str]:
     """The rows of a two-column query (an id, a text without spaces in the id) read as ONE row:
     `id text` joined by RECORD_SEPARATOR, split here.
 
@@ -148,7 +152,7 @@ def compact_statuses(
     Two queries, each with its keys in ONE bound parameter (store.bulk.among: a JSON array
     SQLite's json_each unpacks, a PostgreSQL array) — IN-lists of 2,000 bound parameters cost
     SQLAlchemy more time to render than the database took to answer (~15 % of a batch's CPU
-    at Bozhou scale, profiled 2026-11-29) — and each answered as one text (_as_one_text):
+    at Bozhou scale, profiled 2026-11-29) — and each answered as one text (as_one_text):
 
     1. the numbers → person ids (people's unique index on id_number, the principal's scope);
     2. the documents of those persons, looked up in person-id order (person_state and the
@@ -167,7 +171,7 @@ def compact_statuses(
     if scope is not None:
         persons = persons.where(scope)
     numbers: dict[int, str] = {}
-    for line in _as_one_text(connection, persons):
+    for line in as_one_text(connection, persons):
         person_id, id_number = line.split(" ", 1)
         numbers[int(person_id)] = id_number
     if not numbers:
@@ -179,7 +183,7 @@ def compact_statuses(
         found_ids.outerjoin(state_t, state_t.c.person_id == person_id)
     )
     found: dict[str, tuple[int, str]] = {}
-    for line in _as_one_text(connection, documents):
+    for line in as_one_text(connection, documents):
         person_id, text = line.split(" ", 1)
         found[numbers[int(person_id)]] = (int(person_id), text)
     return found

@@ -6,6 +6,9 @@
 - `api_calls`: every call of the API — who (token, department), which route (the path
   *template*: an ID number in a path never reaches the log), the HTTP status, how many items
   it carried, how long it took.
+- `status_documents` (migration 0011): the batch status's read model — per person with an ID
+  number, the prebuilt parts of their `BatchPerson` answer, kept in step by database triggers
+  (see lifesign.web.api.statusdocs).
 """
 
 from __future__ import annotations
@@ -13,12 +16,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, func
+from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lifesign.store.models import Base, BigId
 
-__all__ = ["ApiCall", "ApiToken", "Base"]
+__all__ = ["ApiCall", "ApiToken", "Base", "StatusDocument"]
 
 
 def _now() -> Any:
@@ -57,3 +60,28 @@ class ApiCall(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index(None, "token_id", "at"), Index(None, "at"))
+
+
+class StatusDocument(Base):
+    """A person's batch status answer, prebuilt: `document_head` + `true`/`false` +
+    `document_tail` is their `BatchPerson` JSON, byte for byte what the join of people,
+    person_state and enrollments builds (lifesign.web.api.batchjson).
+
+    `certified` depends on the day asked about, so it is never stored: the read compares
+    `status` and `valid_until` with the as-of date. Keyed by the ID number and without a rowid
+    on SQLite, so a batch answers a number with one probe of one B-tree. Written only by the
+    database's triggers on people, person_state and enrollments (migration 0011): no write
+    path can forget it.
+    """
+
+    __tablename__ = "status_documents"
+
+    id_number: Mapped[str] = mapped_column(String(18), primary_key=True)
+    # no foreign key: the triggers delete a person's document with their people row
+    person_id: Mapped[int] = mapped_column(BigId, unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    valid_until: Mapped[dt.date | None] = mapped_column(Date)
+    document_head: Mapped[str] = mapped_column(Text)
+    document_tail: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = ({"sqlite_with_rowid": False},)
