@@ -90,7 +90,11 @@ def copy_command(ctx: click.Context, target_url: str, replace: bool) -> None:
     from lifesign.store.copy import TableCopied, copy_database
 
     settings = settings_of(ctx)
-    console.print(f"copying {redacted_url(settings.database_url)} -> {redacted_url(target_url)}")
+    # soft_wrap: a URL is printed whole, not broken at the terminal's width
+    console.print(
+        f"copying {redacted_url(settings.database_url)} -> {redacted_url(target_url)}",
+        soft_wrap=True,
+    )
 
     def show(table: TableCopied) -> None:
         rate = table.rows / table.seconds if table.seconds > 0 else 0.0
@@ -109,5 +113,6 @@ def copy_command(ctx: click.Context, target_url: str, replace: bool) -> None:
     console.print(
         f"copied {result.rows:,} rows in {len(result.tables)} tables in {result.seconds:.1f} s;"
         f" the target is at revision {result.revision}. To use it: "
-        f"LIFESIGN_DATABASE_URL={redacted_url(target_url)} (with its password)"
+        f"LIFESIGN_DATABASE_URL={redacted_url(target_url)} (with its password)",
+        soft_wrap=True,
     )

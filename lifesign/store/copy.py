@@ -9,9 +9,13 @@ PostgreSQL database, then points `LIFESIGN_DATABASE_URL` at it. The copy:
 3. in ONE PostgreSQL transaction (a failed copy leaves the target empty, as the migrations
    made it): disables the target's user triggers (the tables they maintain are copied as the
    source's own triggers left them; firing them again per row would count things twice),
-   truncates every table, streams each table of the schema's metadata in foreign-key order
-   from one SQLite read transaction (a consistent snapshot) through `COPY ... FROM STDIN
-   (FREEZE)` in chunks, sets every sequence past the copied ids, checks the row counts of
+   truncates every table, drops the secondary indexes, unique and foreign-key constraints
+   (as pg_restore does, they are built once over the loaded rows — a sort per index and a
+   join per foreign key instead of a B-tree insert and a lookup per row: the copy of a
+   Bozhou-scale home takes about half the time), streams each table of the schema's metadata
+   in foreign-key order from one SQLite read transaction (a consistent snapshot) through
+   `COPY ... FROM STDIN (FREEZE)` in chunks, builds the indexes and constraints again from
+   their own definitions, sets every sequence past the copied ids, checks the row counts of
    every table against the source's, re-enables the triggers and analyzes the tables (the
    planner's statistics: a fresh copy has none until autovacuum comes by).
 
@@ -34,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Table, make_url, text
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, IntegrityError
 
 from lifesign.errors import LifesignError, Location
 from lifesign.store.database import head_revision, make_engine, migrate, redacted_url
@@ -125,12 +129,19 @@ def copy_database(
                     say(f"{len(triggers)} trigger(s) disabled during the copy")
                 names = ", ".join(_quoted(table.name) for table in tables)
                 connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY")
+                deferred = _defer_indexes(connection, tables)
                 copied: list[TableCopied] = []
                 for table in tables:
                     done = _copy_table(source, connection, table)
                     copied.append(done)
                     if on_table is not None:
                         on_table(done)
+                built = time.perf_counter()
+                _restore_indexes(connection, deferred, target_url)
+                say(
+                    f"{len(deferred)} indexes and constraints built over the copied rows in "
+                    f"{time.perf_counter() - built:.1f} s"
+                )
                 sequences = _set_sequences(connection, tables)
                 say(f"{sequences} sequences set past the copied ids")
                 _check_counts(source, connection, copied, target_url)
@@ -248,6 +259,72 @@ def _user_triggers(connection: Connection, tables: Sequence[Table]) -> list[tupl
 
 
 # ----------------------------------------------------------------------------------- copying
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """An index or constraint dropped for the load and made again after it."""
+
+    table: str
+    name: str
+    kind: str  # "index", "unique", "foreign key"
+    definition: str  # CREATE INDEX ... or the constraint's definition
+
+
+# The target schema's indexes that back no primary-key, unique or exclusion constraint.
+_INDEXES = text(
+    "SELECT c.relname, i.relname, pg_get_indexdef(i.oid) FROM pg_index x"
+    " JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid"
+    " WHERE c.relnamespace = current_schema()::regnamespace AND NOT EXISTS ("
+    "   SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid AND k.conrelid = c.oid"
+    "   AND k.contype IN ('p', 'u', 'x'))"
+    " ORDER BY 1, 2"
+)
+# Its foreign-key ('f', first: they may depend on a unique one) and unique ('u') constraints.
+_CONSTRAINTS = text(
+    "SELECT c.relname, k.conname, k.contype, pg_get_constraintdef(k.oid) FROM pg_constraint k"
+    " JOIN pg_class c ON c.oid = k.conrelid"
+    " WHERE c.relnamespace = current_schema()::regnamespace AND k.contype IN ('f', 'u')"
+    " ORDER BY k.contype, 1, 2"
+)
+_CONSTRAINT_KINDS = {"f": "foreign key", "u": "unique"}
+
+
+def _defer_indexes(connection: Connection, tables: Sequence[Table]) -> list[Deferred]:
+    """Drop the tables' secondary indexes and unique and foreign-key constraints (primary
+    keys stay: rows come in key order, so theirs is appended to); what was dropped, in the
+    order to make it again."""
+    names = {table.name for table in tables}
+    dropped: list[Deferred] = []
+    for table, name, kind, definition in connection.execute(_CONSTRAINTS):
+        if table in names:
+            connection.exec_driver_sql(
+                f"ALTER TABLE {_quoted(table)} DROP CONSTRAINT {_quoted(name)}"
+            )
+            dropped.append(Deferred(table, name, _CONSTRAINT_KINDS[kind], definition))
+    for table, name, definition in connection.execute(_INDEXES):
+        if table in names:
+            connection.exec_driver_sql(f"DROP INDEX {_quoted(name)}")
+            dropped.append(Deferred(table, name, "index", definition))
+    return dropped[::-1]  # indexes, then unique constraints, then the foreign keys
+
+
+def _restore_indexes(connection: Connection, deferred: Sequence[Deferred], target_url: str) -> None:
+    for item in deferred:
+        statement = (
+            item.definition
+            if item.kind == "index"
+            else f"ALTER TABLE {_quoted(item.table)} ADD CONSTRAINT {_quoted(item.name)}"
+            f" {item.definition}"
+        )
+        try:
+            connection.exec_driver_sql(statement)
+        except IntegrityError as error:  # the transaction is rolled back: the target stays empty
+            raise DatabaseCopyError(
+                f"the source's rows break the {item.kind} {item.name} of table {item.table}",
+                str(error.orig).strip().splitlines()[0] if error.orig else str(error),
+                Location(key=redacted_url(target_url)),
+            ) from None
 
 
 def _copy_table(source: sqlite3.Connection, connection: Connection, table: Table) -> TableCopied:

@@ -10,6 +10,7 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -246,3 +247,30 @@ def test_only_an_existing_sqlite_file_goes_into_postgresql(
         copy_database(f"sqlite:///{tmp_path / 'missing.db'}", database_url)
     assert not (tmp_path / "missing.db").exists()  # a missing source is not created
     shutil.rmtree(tmp_path / "missing.db", ignore_errors=True)
+
+
+def test_rows_that_break_a_constraint_leave_the_target_empty(
+    city_home: Settings, tmp_path: Path, database_url: str
+) -> None:
+    """A home written without foreign keys enforced (raw SQLite) holds an enrollment of nobody:
+    the copy says which constraint it breaks, and keeps nothing."""
+    broken = tmp_path / "broken.db"
+    with sqlite3.connect(city_home.home / "lifesign.db") as source, sqlite3.connect(broken) as kept:
+        source.backup(kept)
+    with closing(sqlite3.connect(broken)) as connection:  # foreign keys off: SQLite's default
+        connection.execute(
+            "INSERT INTO enrollments (external_ref, person_id, program, start_date, status,"
+            " monthly_amount) SELECT 'orphan-1', 99999999, program, start_date, status,"
+            " monthly_amount FROM enrollments LIMIT 1"
+        )
+        connection.commit()
+    with pytest.raises(DatabaseCopyError) as refused:
+        copy_database(f"sqlite:///{broken}", database_url)
+    assert "foreign key fk_enrollments_person_id_people of table enrollments" in str(refused.value)
+    people = Person.__table__
+    assert isinstance(people, Table)
+    target = make_engine(database_url)
+    try:
+        assert _count(target, people) == 0  # migrated, and empty as the migrations left it
+    finally:
+        target.dispose()
