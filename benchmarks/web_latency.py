@@ -225,6 +225,49 @@ class Server:
             self.process.wait()
 
 
+class DatabaseBackends:
+    """The CPU time of the PostgreSQL backends connected to the served database (on the same
+    machine), from /proc: on PostgreSQL the queries run there, not in the server process, so
+    the server's CPU per call leaves them out."""
+
+    def __init__(self, database_url: str) -> None:
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+
+        self.engine = create_engine(database_url, poolclass=NullPool)
+
+    def cpu_seconds(self) -> dict[int, float]:
+        """CPU seconds (user + system) of each backend of the database but this probe's."""
+        from sqlalchemy import text
+
+        with self.engine.connect() as connection:
+            pids = connection.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND pid <> pg_backend_pid()"
+                )
+            ).scalars()
+            found = [int(pid) for pid in pids]
+        tick = os.sysconf("SC_CLK_TCK")
+        seconds: dict[int, float] = {}
+        for pid in found:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # ended since, or not on this machine
+                continue
+            seconds[pid] = (int(fields[11]) + int(fields[12])) / tick
+        return seconds
+
+    @staticmethod
+    def used(before: dict[int, float], after: dict[int, float]) -> float:
+        """CPU seconds used between two samples (a backend that ended meanwhile is lost; the
+        app's connection pool keeps its backends)."""
+        return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
 def logged_in(base: str, username: str, password: str) -> httpx.Client:
     client = httpx.Client(base_url=base, timeout=60.0)
     form = client.get("/login")
@@ -360,12 +403,12 @@ def main() -> None:
         server = Server(home, database_url, limits)
         try:
             server.wait()
-            run(server, fixture, args)
+            run(server, fixture, args, database_url)
         finally:
             server.stop()
 
 
-def run(server: Server, fixture: Fixture, args: argparse.Namespace) -> None:
+def run(server: Server, fixture: Fixture, args: argparse.Namespace, database_url: str) -> None:
     base = server.base
     n = args.clients
     admins = [logged_in(base, *fixture.logins["admin"]) for _ in range(n)]
@@ -427,7 +470,9 @@ def run(server: Server, fixture: Fixture, args: argparse.Namespace) -> None:
         f"{'endpoint':<9} {'calls':>6} {'p50':>9} {'p95':>9} {'max':>9} {'req/s':>8} "
         f"{'cpu/call':>8} {'(sys)':>6}  errs"
     )
+    backends = DatabaseBackends(database_url) if database_url.startswith("postgresql") else None
     for index, (name, clients, call, requests, target) in enumerate(endpoints):
+        backends_before = backends.cpu_seconds() if backends else {}
         before = server.cpu_seconds()
         result = measure(name, clients, call, requests, target, args.seed + index)
         after = server.cpu_seconds()
@@ -435,6 +480,12 @@ def run(server: Server, fixture: Fixture, args: argparse.Namespace) -> None:
             result.server_cpu_seconds = sum(after) - sum(before)
             result.server_system_seconds = after[1] - before[1]
         print(result.line(), flush=True)
+        if backends is not None:
+            used = backends.used(backends_before, backends.cpu_seconds())
+            calls = len(result.latencies_ms)
+            print(f"{'':<9} + PostgreSQL backends' CPU: {used * 1000 / calls:.1f} ms per call")
+    if backends is not None:
+        backends.close()
     print(
         f"\ntargets: overview, worklist, person, status p95 < {PAGE_TARGET_MS:.0f} ms; "
         f"batch of {BATCH_SIZE:,} ID numbers < {BATCH_TARGET_MS:.0f} ms. The baseline is the "
