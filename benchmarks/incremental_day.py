@@ -209,6 +209,10 @@ def main() -> None:
         + ", ".join(f"{k} {v:.2f} s" for k, v in passed.phases.items())
         + ")"
     )
+    print(
+        "  the pass's phases in CPU seconds: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in passed.phases_cpu.items())
+    )
     print(f"run_day of {day} (its pass finds nothing new): {day_seconds:.2f} s")
     print_steps(report.phases, clock.seconds, report.counts.get("written", {}))
     print(f"together: {total:.2f} s (target < 2 s; ratio to target {total / 2:.2f})")

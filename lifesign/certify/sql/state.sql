@@ -11,7 +11,9 @@
 -- - updated_on: the as-of day when anything changed.
 --
 -- Input: facts, certified. Placeholder as_of — a date literal.
--- Output: the person_state columns, has_row, changed.
+-- Output: the person_state columns, has_row, changed, until_changed (valid_until moved: an
+-- UPDATE that leaves valid_until out of its SET also leaves its index alone, where SQLite
+-- would delete and re-insert every entry set, moved or not).
 WITH agg AS (
     SELECT
         person_id,
@@ -77,7 +79,10 @@ flagged AS (
                 OR last_strong_event IS DISTINCT FROM old_last_strong_event
                 OR last_weak_event IS DISTINCT FROM old_last_weak_event
             THEN 1 ELSE 0
-        END AS changed
+        END AS changed,
+        CASE
+            WHEN valid_until IS DISTINCT FROM old_valid_until THEN 1 ELSE 0
+        END AS until_changed
     FROM moved AS m
 )
 SELECT
@@ -93,5 +98,6 @@ SELECT
     death_date,
     CASE WHEN changed = 1 THEN {as_of} ELSE updated_on END AS updated_on,
     has_row,
-    changed
+    changed,
+    until_changed
 FROM flagged
