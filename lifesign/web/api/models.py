@@ -64,8 +64,9 @@ class ApiCall(Base):
 
 class StatusDocument(Base):
     """A person's batch status answer, prebuilt: `document_head` + `true`/`false` +
-    `document_tail` is their `BatchPerson` JSON, byte for byte what the join of people,
-    person_state and enrollments builds (lifesign.web.api.batchjson).
+    `document_state` + `document_enrollments` is their `BatchPerson` JSON, byte for byte what
+    the join of people, person_state and enrollments builds (lifesign.web.api.batchjson). A
+    change of the state rewrites only its parts, of a benefit only the enrollments.
 
     `certified` depends on the day asked about, so it is never stored: the read compares
     `status` and `valid_until` with the as-of date. Keyed by the ID number and without a rowid
@@ -82,6 +83,7 @@ class StatusDocument(Base):
     status: Mapped[str] = mapped_column(String(16))
     valid_until: Mapped[dt.date | None] = mapped_column(Date)
     document_head: Mapped[str] = mapped_column(Text)
-    document_tail: Mapped[str] = mapped_column(Text)
+    document_state: Mapped[str] = mapped_column(Text)
+    document_enrollments: Mapped[str] = mapped_column(Text)
 
     __table_args__ = ({"sqlite_with_rowid": False},)

@@ -40,7 +40,8 @@ def stored_statuses(
     # `person_id document`: the text after the ID number (as_one_text splits at the first
     # space; the number has none)
     answer = d.person_id.cast(documents_t.c.document_head.type).concat(" ")
-    answer = answer.concat(d.document_head).concat(certified).concat(d.document_tail)
+    answer = answer.concat(d.document_head).concat(certified).concat(d.document_state)
+    answer = answer.concat(d.document_enrollments)
     query = select(d.id_number, answer).where(among(connection, d.id_number, wanted))
     found: dict[str, tuple[int, str]] = {}
     for line in as_one_text(connection, query):

@@ -29,136 +29,199 @@ down_revision = "0010"
 branch_labels = None
 depends_on = None
 
-# person_state's columns in the answer: an update of any other column leaves it as it is.
+# The columns each table's answer part is made of: an update of any other column (the pass
+# rewrites person_state's evidence dates for ~96 k persons a day) leaves the documents alone.
 STATE_COLUMNS = ("status", "valid_until", "last_certified_on", "channel", "person_id")
 ENROLLMENT_COLUMNS = ("program", "status", "external_ref", "person_id")
 PEOPLE_COLUMNS = ("id_number", "last_certified_on", "last_certification_channel")
 
-# The document of each person selected by `{where}` (on `p`, people). The head ends where
-# `certified`'s value goes; the tail starts after it. SQLite's json_object writes `"k":v`
-# joined by `,`; PostgreSQL's json_build_object `"k" : v` joined by `, `.
-SQLITE_DOCUMENTS = """
-SELECT p.id_number, p.person_id, coalesce(s.status, 'alive'), s.valid_until,
-       '{{"status":' || json_quote(coalesce(s.status, 'alive')) || ',"certified":',
-       ',' || substr(json_object(
-           'valid_until', s.valid_until,
-           'last_certified_on', coalesce(s.last_certified_on, p.last_certified_on),
-           'last_channel', coalesce(s.channel, p.last_certification_channel),
-           'enrollments', json((
-               SELECT json_group_array(json(json_object(
-                   'program', e.program, 'status', e.status, 'external_ref', e.external_ref)))
-               FROM enrollments AS e WHERE e.person_id = p.person_id))), 2)
-FROM people AS p LEFT OUTER JOIN person_state AS s ON s.person_id = p.person_id
-WHERE p.id_number IS NOT NULL AND {where}
-"""
-POSTGRESQL_DOCUMENTS = """
-SELECT p.id_number, p.person_id, coalesce(s.status, 'alive'), s.valid_until,
-       '{{"status" : ' || to_json(coalesce(s.status, 'alive')::text)::text || ', "certified" : ',
-       ', ' || substr(json_build_object(
-           'valid_until', s.valid_until,
-           'last_certified_on', coalesce(s.last_certified_on, p.last_certified_on),
-           'last_channel', coalesce(s.channel, p.last_certification_channel),
-           'enrollments', (
-               SELECT coalesce(json_agg(json_build_object(
-                   'program', e.program, 'status', e.status, 'external_ref', e.external_ref)
-                   ORDER BY e.enrollment_id), '[]'::json)
-               FROM enrollments AS e WHERE e.person_id = p.person_id))::text, 2)
-FROM people AS p LEFT OUTER JOIN person_state AS s ON s.person_id = p.person_id
-WHERE p.id_number IS NOT NULL AND {where}
-"""
-INSERT = (
-    "INSERT INTO status_documents "
-    "(id_number, person_id, status, valid_until, document_head, document_tail)"
-)
+# A document is four texts: head + `true`/`false` (certified, decided at read time) + state +
+# enrollments. Each part is built by the JSON functions of the reference answer
+# (lifesign.web.api.batchjson): SQLite's json_object writes `"k":v` joined by `,`,
+# PostgreSQL's json_build_object `"k" : v` joined by `, `. The state part is the object of the
+# state's keys with an empty `enrollments` last, its `{` and `[]}` cut off; the enrollments
+# part closes the document. {status}, {valid_until}, {certified_on}, {channel}: the values'
+# SQL; {person}: the person id's.
+PARTS = {
+    "sqlite": {
+        "head": """'{{"status":' || json_quote({status}) || ',"certified":'""",
+        "state": """',' || substr(rtrim(json_object(
+            'valid_until', {valid_until}, 'last_certified_on', {certified_on},
+            'last_channel', {channel}, 'enrollments', json('[]')), '[]}}'), 2)""",
+        "enrollments": """(
+            SELECT json_group_array(json(json_object(
+                'program', e.program, 'status', e.status, 'external_ref', e.external_ref)))
+            FROM enrollments AS e WHERE e.person_id = {person}) || '}}'""",
+    },
+    "postgresql": {
+        "head": """'{{"status" : ' || to_json(({status})::text)::text || ', "certified" : '""",
+        "state": """', ' || substr(rtrim(json_build_object(
+            'valid_until', {valid_until}, 'last_certified_on', {certified_on},
+            'last_channel', {channel}, 'enrollments', '[]'::json)::text, '[]}}'), 2)""",
+        # in enrollment order (the reference's too): a heap's order changes with updates
+        "enrollments": """(
+            SELECT coalesce(json_agg(json_build_object(
+                'program', e.program, 'status', e.status, 'external_ref', e.external_ref)
+                ORDER BY e.enrollment_id), '[]'::json)
+            FROM enrollments AS e WHERE e.person_id = {person})::text || '}}'""",
+    },
+}
+PERSONS = "people AS p LEFT OUTER JOIN person_state AS s ON s.person_id = p.person_id"
+# The state's values as the reference reads them: the state's, else the registry's own.
+JOINED = {
+    "status": "coalesce(s.status, 'alive')",
+    "valid_until": "s.valid_until",
+    "certified_on": "coalesce(s.last_certified_on, p.last_certified_on)",
+    "channel": "coalesce(s.channel, p.last_certification_channel)",
+}
+
+
+def _registry(column: str, person: str) -> str:
+    return f"(SELECT {column} FROM people WHERE person_id = {person})"
+
+
+def _insert(dialect: str, where: str) -> str:
+    """Insert the whole documents of the persons (with an ID number) `where` selects."""
+    part = PARTS[dialect]
+    return (
+        "INSERT INTO status_documents (id_number, person_id, status, valid_until, "
+        "document_head, document_state, document_enrollments)\n"
+        f"SELECT p.id_number, p.person_id, {JOINED['status']}, {JOINED['valid_until']},\n"
+        f"{part['head'].format(**JOINED)},\n{part['state'].format(**JOINED)},\n"
+        f"{part['enrollments'].format(person='p.person_id')}\n"
+        f"FROM {PERSONS} WHERE p.id_number IS NOT NULL AND {where}"
+    )
+
+
+def _rebuild(dialect: str, person: str) -> str:
+    """Rebuild a person's whole document (a new person, a new ID number: rare)."""
+    return (
+        f"DELETE FROM status_documents WHERE person_id = {person};\n"
+        f"{_insert(dialect, f'p.person_id = {person}')};\n"
+    )
+
+
+def _set_state(dialect: str, person: str, when: str = "") -> str:
+    """Rewrite the state parts of a person's document in place (one row of one B-tree).
+
+    From the trigger's own row — `person` is NEW.person_id (NEW holds the state) or
+    OLD.person_id (the state row is gone: the registry's values) — so that people is read only
+    where the state lacks a value (coalesce stops at the first value that is not null)."""
+    if person.startswith("NEW."):
+        values = {
+            "status": "coalesce(NEW.status, 'alive')",
+            "valid_until": "NEW.valid_until",
+            "certified_on": f"coalesce(NEW.last_certified_on, "
+            f"{_registry('last_certified_on', person)})",
+            "channel": f"coalesce(NEW.channel, {_registry('last_certification_channel', person)})",
+        }
+    else:
+        values = {
+            "status": "'alive'",
+            "valid_until": "NULL",
+            "certified_on": _registry("last_certified_on", person),
+            "channel": _registry("last_certification_channel", person),
+        }
+    part = PARTS[dialect]
+    return (
+        f"UPDATE status_documents SET status = {values['status']}, "
+        f"valid_until = {values['valid_until']},\n"
+        f"document_head = {part['head'].format(**values)},\n"
+        f"document_state = {part['state'].format(**values)}\n"
+        f"WHERE person_id = {person}{when};\n"
+    )
+
+
+def _set_enrollments(dialect: str, person: str, when: str = "") -> str:
+    """Rewrite the enrollments part of a person's document."""
+    enrollments = PARTS[dialect]["enrollments"].format(person=person)
+    return (
+        f"UPDATE status_documents SET document_enrollments = {enrollments}\n"
+        f"WHERE person_id = {person}{when};\n"
+    )
 
 
 def _changed(columns: tuple[str, ...], differ: str) -> str:
     return " OR ".join(f"OLD.{c} {differ} NEW.{c}" for c in columns)
 
 
-def _sqlite_refresh(person: str) -> str:
-    """The statements that rebuild the document of the person `person` (OLD.x or NEW.x).
-
-    Delete, then insert — not INSERT OR REPLACE: inside a trigger SQLite applies the OUTER
-    statement's conflict clause instead (an INSERT OR IGNORE into people would then leave the
-    old document)."""
-    return (
-        f"DELETE FROM status_documents WHERE person_id = {person};\n"
-        f"{INSERT}{SQLITE_DOCUMENTS.format(where=f'p.person_id = {person}')};\n"
-    )
+# table -> (its columns in the answer, the statements that follow a person's row of it)
+FOLLOW = {
+    "person_state": (STATE_COLUMNS, _set_state),
+    "enrollments": (ENROLLMENT_COLUMNS, _set_enrollments),
+}
 
 
 def _sqlite_triggers() -> list[str]:
     triggers = []
-    watched = {
-        "person_state": STATE_COLUMNS,
-        "enrollments": ENROLLMENT_COLUMNS,
-        "people": PEOPLE_COLUMNS,
-    }
-    for table, columns in watched.items():
+    # the old person's part too if a row moved to another person (never a cost otherwise:
+    # SQLite skips a statement whose WHERE has a false constant term)
+    moved = " AND OLD.person_id <> NEW.person_id"
+    for table, (columns, follow) in FOLLOW.items():
         name = f"status_documents_{table}"
-        triggers.append(
+        triggers += [
             f"CREATE TRIGGER {name}_insert AFTER INSERT ON {table} BEGIN\n"
-            f"{_sqlite_refresh('NEW.person_id')}END"
-        )
-        triggers.append(
+            f"{follow('sqlite', 'NEW.person_id')}END",
             f"CREATE TRIGGER {name}_delete AFTER DELETE ON {table} BEGIN\n"
-            f"{_sqlite_refresh('OLD.person_id')}END"
-        )
-        # the old person too where a row can move to another one (person_id in `columns`)
-        old = _sqlite_refresh("OLD.person_id") if "person_id" in columns else ""
-        triggers.append(
+            f"{follow('sqlite', 'OLD.person_id')}END",
             f"CREATE TRIGGER {name}_update AFTER UPDATE OF {', '.join(columns)} ON {table}\n"
             f"WHEN {_changed(columns, 'IS NOT')} BEGIN\n"
-            f"{old}{_sqlite_refresh('NEW.person_id')}END"
-        )
+            f"{follow('sqlite', 'OLD.person_id', moved)}{follow('sqlite', 'NEW.person_id')}END",
+        ]
+    name = "status_documents_people"
+    triggers += [
+        f"CREATE TRIGGER {name}_insert AFTER INSERT ON people BEGIN\n"
+        f"{_rebuild('sqlite', 'NEW.person_id')}END",
+        f"CREATE TRIGGER {name}_delete AFTER DELETE ON people BEGIN\n"
+        "DELETE FROM status_documents WHERE person_id = OLD.person_id;\nEND",
+        f"CREATE TRIGGER {name}_update AFTER UPDATE OF {', '.join(PEOPLE_COLUMNS)} ON people\n"
+        f"WHEN {_changed(PEOPLE_COLUMNS, 'IS NOT')} BEGIN\n"
+        f"{_rebuild('sqlite', 'NEW.person_id')}END",
+    ]
     return triggers
 
 
-POSTGRESQL_FUNCTIONS = [
-    f"""
-CREATE FUNCTION status_documents_refresh(person bigint) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM status_documents WHERE person_id = person;
-    {INSERT}{POSTGRESQL_DOCUMENTS.format(where="p.person_id = person")};
-END
-$$
-""",
-    """
-CREATE FUNCTION status_documents_follow() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        PERFORM status_documents_refresh(OLD.person_id);
-    END IF;
-    IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.person_id <> OLD.person_id) THEN
-        PERFORM status_documents_refresh(NEW.person_id);
-    END IF;
-    RETURN NULL;
-END
-$$
-""",
-]
+def _postgresql_function(name: str, body: str) -> str:
+    return (
+        f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+        f"BEGIN\n{body}RETURN NULL;\nEND\n$$"
+    )
 
 
 def _postgresql_triggers() -> list[str]:
-    triggers = []
-    watched = {
-        "person_state": STATE_COLUMNS,
-        "enrollments": ENROLLMENT_COLUMNS,
-        "people": PEOPLE_COLUMNS,
-    }
-    for table, columns in watched.items():
+    statements = []
+    for table, (columns, follow) in FOLLOW.items():
         name = f"status_documents_{table}"
-        triggers.append(
-            f"CREATE TRIGGER {name}_insert_delete AFTER INSERT OR DELETE ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION status_documents_follow()"
+        statements.append(
+            _postgresql_function(
+                name,
+                "IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.person_id <> NEW.person_id) "
+                f"THEN\n{follow('postgresql', 'OLD.person_id')}END IF;\n"
+                f"IF TG_OP <> 'DELETE' THEN\n{follow('postgresql', 'NEW.person_id')}END IF;\n",
+            )
         )
-        triggers.append(
+        statements += [
+            f"CREATE TRIGGER {name}_insert_delete AFTER INSERT OR DELETE ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {name}()",
             f"CREATE TRIGGER {name}_update AFTER UPDATE OF {', '.join(columns)} ON {table} "
             f"FOR EACH ROW WHEN ({_changed(columns, 'IS DISTINCT FROM')}) "
-            "EXECUTE FUNCTION status_documents_follow()"
-        )
-    return triggers
+            f"EXECUTE FUNCTION {name}()",
+        ]
+    name = "status_documents_people"
+    statements += [
+        _postgresql_function(
+            name,
+            "IF TG_OP = 'DELETE' THEN\n"
+            "DELETE FROM status_documents WHERE person_id = OLD.person_id;\n"
+            f"ELSE\n{_rebuild('postgresql', 'NEW.person_id')}END IF;\n",
+        ),
+        f"CREATE TRIGGER {name}_insert_delete AFTER INSERT OR DELETE ON people "
+        f"FOR EACH ROW EXECUTE FUNCTION {name}()",
+        f"CREATE TRIGGER {name}_update AFTER UPDATE OF {', '.join(PEOPLE_COLUMNS)} ON people "
+        f"FOR EACH ROW WHEN ({_changed(PEOPLE_COLUMNS, 'IS DISTINCT FROM')}) "
+        f"EXECUTE FUNCTION {name}()",
+    ]
+    return statements
 
 
 def upgrade() -> None:
@@ -171,20 +234,17 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("valid_until", sa.Date(), nullable=True),
         sa.Column("document_head", sa.Text(), nullable=False),
-        sa.Column("document_tail", sa.Text(), nullable=False),
+        sa.Column("document_state", sa.Text(), nullable=False),
+        sa.Column("document_enrollments", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id_number", name=op.f("pk_status_documents")),
         sa.UniqueConstraint("person_id", name=op.f("uq_status_documents_person_id")),
         sqlite_with_rowid=False,
     )
-    sqlite = op.get_bind().dialect.name == "sqlite"
-    documents = SQLITE_DOCUMENTS if sqlite else POSTGRESQL_DOCUMENTS
+    dialect = op.get_bind().dialect.name
     # the existing persons, in key order (the B-tree is appended to, not split at random)
-    op.execute(f"{INSERT}{documents.format(where='1 = 1')} ORDER BY p.id_number")
-    for statement in _sqlite_triggers() if sqlite else POSTGRESQL_FUNCTIONS:
+    op.execute(f"{_insert(dialect, '1 = 1')} ORDER BY p.id_number")
+    for statement in _sqlite_triggers() if dialect == "sqlite" else _postgresql_triggers():
         op.execute(statement)
-    if not sqlite:
-        for statement in _postgresql_triggers():
-            op.execute(statement)
 
 
 def downgrade() -> None:
@@ -197,7 +257,5 @@ def downgrade() -> None:
         else:
             for event in ("insert_delete", "update"):
                 op.execute(f"DROP TRIGGER IF EXISTS {name}_{event} ON {table}")
-    if not sqlite:
-        op.execute("DROP FUNCTION IF EXISTS status_documents_follow()")
-        op.execute("DROP FUNCTION IF EXISTS status_documents_refresh(bigint)")
+            op.execute(f"DROP FUNCTION IF EXISTS {name}()")
     op.drop_table("status_documents")
