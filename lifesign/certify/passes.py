@@ -868,17 +868,23 @@ def _decide_and_write(
         )
     phase("write state")
 
-    summary_values = ", ".join(
-        f"CAST(substr({name}_ref, 1, 19) AS VARCHAR) || '.000000', {name}_ref" for name in FIELDS
-    )
-    summary_rows = duck.execute(
-        f"SELECT person_id, {summary_values}, {_sql_literal(as_of.isoformat())} "
-        "FROM merged WHERE written = 1 ORDER BY person_id"
-    ).fetchall()
+    def summary_rows(fields: Sequence[str], where: str) -> list[tuple[Any, ...]]:
+        values = ", ".join(
+            f"CAST(substr({name}_ref, 1, 19) AS VARCHAR) || '.000000', {name}_ref"
+            for name in fields
+        )
+        return duck.execute(
+            f"SELECT person_id, {values}, {_sql_literal(as_of.isoformat())} "
+            f"FROM merged WHERE written = 1 AND {where} ORDER BY person_id"
+        ).fetchall()
+
     if rewrite_summary:
         connection.execute(delete(summary_t))
         statedb.insert_rows(
-            connection, "evidence_summary", ("person_id", *SUMMARY_COLUMNS), summary_rows
+            connection,
+            "evidence_summary",
+            ("person_id", *SUMMARY_COLUMNS),
+            summary_rows(list(FIELDS), "true"),
         )
     else:
         for start in range(0, len(stale), statedb.IDS_PER_QUERY):
@@ -889,9 +895,24 @@ def _decide_and_write(
             "evidence_summary",
             "person_id",
             SUMMARY_COLUMNS,
-            summary_rows,
+            summary_rows(list(FIELDS), "is_absent = 1"),
             upsert=True,
         )
+        # A stored row is updated in the fields that moved only (most days: the latest weak
+        # or strong record), one UPDATE per set of fields: a third of the binding and record
+        # building of a whole row (96 k rows a Bozhou day: 1.4-1.7 -> 0.9 s CPU apart).
+        for (bits,) in duck.execute(
+            "SELECT DISTINCT written_fields FROM merged WHERE written = 1 AND is_absent = 0 "
+            "ORDER BY 1"
+        ).fetchall():
+            moved = [name for bit, name in enumerate(FIELDS) if int(bits) >> bit & 1]
+            statedb.update_rows(
+                connection,
+                "evidence_summary",
+                "person_id",
+                (*(f"{name}_{part}" for name in moved for part in ("time", "ref")), "as_of"),
+                summary_rows(moved, f"is_absent = 0 AND written_fields = {int(bits)}"),
+            )
     phase("write summary")
 
 

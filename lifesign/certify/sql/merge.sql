@@ -8,8 +8,11 @@
 -- Output: per person found, the merged refs; `changed` 1 when the merged summary differs
 -- from the stored one (or there was none); `touched` 1 when the rules must look at the
 -- person (changed, or a candidate certification); `written` 1 when the row to store differs
--- from the row in the table (a second full pass writes nothing). GREATEST / LEAST skip NULLs (DuckDB and
--- Spark alike).
+-- from the row in the table (a second full pass writes nothing); `is_absent` 1 when the table
+-- has no row for the person; `written_fields` which fields differ from the table's row, one
+-- bit each in the order of summary.FIELDS (strong 1, weak 2, death_first 4, death_last 8,
+-- imprisoned 16, emigrated 32, moved_away 64: a row is updated in those columns only).
+-- GREATEST / LEAST skip NULLs (DuckDB and Spark alike).
 WITH merged AS (
     SELECT
         f.person_id,
@@ -64,7 +67,15 @@ flagged AS (
                 OR emigrated_ref IS DISTINCT FROM prev_emigrated_ref
                 OR moved_away_ref IS DISTINCT FROM prev_moved_away_ref
             THEN 1 ELSE 0
-        END AS written
+        END AS written,
+        CASE WHEN strong_ref IS DISTINCT FROM prev_strong_ref THEN 1 ELSE 0 END
+            + CASE WHEN weak_ref IS DISTINCT FROM prev_weak_ref THEN 2 ELSE 0 END
+            + CASE WHEN death_first_ref IS DISTINCT FROM prev_death_first_ref THEN 4 ELSE 0 END
+            + CASE WHEN death_last_ref IS DISTINCT FROM prev_death_last_ref THEN 8 ELSE 0 END
+            + CASE WHEN imprisoned_ref IS DISTINCT FROM prev_imprisoned_ref THEN 16 ELSE 0 END
+            + CASE WHEN emigrated_ref IS DISTINCT FROM prev_emigrated_ref THEN 32 ELSE 0 END
+            + CASE WHEN moved_away_ref IS DISTINCT FROM prev_moved_away_ref THEN 64 ELSE 0 END
+            AS written_fields
     FROM merged AS m
 )
 SELECT
@@ -73,6 +84,8 @@ SELECT
     f.imprisoned_ref, f.emigrated_ref, f.moved_away_ref,
     f.changed,
     f.written,
+    f.is_absent,
+    f.written_fields,
     CASE
         WHEN f.changed = 1
             OR EXISTS (SELECT 1 FROM found_candidates AS c WHERE c.person_id = f.person_id)
