@@ -2,8 +2,8 @@
 
 Each person's `BatchPerson` JSON is kept prebuilt by database triggers, split where
 `certified` goes (it depends on the as-of date, so it is decided here, at read time). A batch
-is then one probe per ID number of one B-tree keyed by the number, and the whole answer one
-aggregated text (batchjson._as_one_text): at Bozhou scale a fraction of the join
+is then one probe per ID number of one B-tree keyed by the number, and the whole answer two
+aggregated texts (the reason: batchjson.as_one_text): at Bozhou scale a fraction of the join
 (batchjson.compact_statuses) that builds the same text and stays the reference, and the
 answer for principals with a scope (the read model knows no grids).
 """
@@ -14,10 +14,11 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import cast
 
-from sqlalchemy import Connection, Table, and_, case, literal, select
+from sqlalchemy import Connection, Table, Text, and_, case, literal, select
+from sqlalchemy.sql.functions import aggregate_strings
 
 from lifesign.store.bulk import among
-from lifesign.web.api.batchjson import as_one_text
+from lifesign.web.api.batchjson import RECORD_SEPARATOR
 from lifesign.web.api.models import StatusDocument
 
 documents_t = cast(Table, StatusDocument.__table__)
@@ -37,15 +38,28 @@ def stored_statuses(
         (and_(d.status == "alive", d.valid_until >= as_of), literal("true")),
         else_=literal("false"),
     )
-    # `person_id document`: the text after the ID number (as_one_text splits at the first
-    # space; the number has none)
-    answer = d.person_id.cast(documents_t.c.document_head.type).concat(" ")
-    answer = answer.concat(d.document_head).concat(certified).concat(d.document_state)
-    answer = answer.concat(d.document_enrollments)
-    query = select(d.id_number, answer).where(among(connection, d.id_number, wanted))
+    document = d.document_head.concat(certified).concat(d.document_state)
+    document = document.concat(d.document_enrollments)
+    key = d.id_number.concat(" ").concat(d.person_id.cast(Text))
+    found_rows = select(key.label("key"), document.label("document")).where(
+        among(connection, d.id_number, wanted)
+    )
+    rows = found_rows.subquery()
+    # Two texts, the keys and the documents, each of every row joined (one row for the driver
+    # to hand over: batchjson.as_one_text); both aggregates read the same rows in the same
+    # order. The documents are split once, not copied again out of a `key document` line.
+    keys, documents = connection.execute(
+        select(
+            aggregate_strings(rows.c.key, RECORD_SEPARATOR),
+            aggregate_strings(rows.c.document, RECORD_SEPARATOR),
+        )
+    ).one()
+    if not keys:
+        return {}
     found: dict[str, tuple[int, str]] = {}
-    for line in as_one_text(connection, query):
-        id_number, rest = line.split(" ", 1)
-        person_id, document = rest.split(" ", 1)
-        found[id_number] = (int(person_id), document)
+    for pair, text in zip(
+        keys.split(RECORD_SEPARATOR), documents.split(RECORD_SEPARATOR), strict=True
+    ):
+        id_number, _, person_id = pair.partition(" ")
+        found[id_number] = (int(person_id), text)
     return found
