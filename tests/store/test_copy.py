@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import os
 import shutil
 import sqlite3
@@ -272,5 +273,56 @@ def test_rows_that_break_a_constraint_leave_the_target_empty(
     target = make_engine(database_url)
     try:
         assert _count(target, people) == 0  # migrated, and empty as the migrations left it
+    finally:
+        target.dispose()
+
+
+def test_the_copied_read_model_answers_as_the_join_does(
+    city_home: Settings, database_url: str
+) -> None:
+    """The batch status's read model (status_documents, kept by triggers) is copied with its
+    triggers off, as the source's triggers left it: on PostgreSQL every answer it gives equals
+    the reference join's (as JSON: SQLite's JSON functions space their text differently), and
+    the triggers, on again, keep it in step with a write made after the copy."""
+    from lifesign.web.api.batchjson import compact_statuses
+    from lifesign.web.api.statusdocs import stored_statuses
+    from lifesign.web.auth import Principal
+
+    department = Principal(
+        user_id=None,
+        username="api:hrss/copy-test",
+        role="department",
+        programs=frozenset(),
+        sources=frozenset(),
+        grids=frozenset(),
+        department="hrss",
+        lang="en",
+    )
+    copy_database(city_home.database_url, database_url)
+    people = Person.__table__
+    assert isinstance(people, Table)
+    day = dt.date.today()
+    target = make_engine(database_url)
+    try:
+        with target.begin() as connection:
+            numbers = list(
+                connection.execute(
+                    select(people.c.id_number).where(people.c.id_number.is_not(None))
+                ).scalars()
+            )
+            stored = stored_statuses(connection, numbers, day)
+            joined = compact_statuses(connection, department, numbers, day)
+            assert stored.keys() == joined.keys() == set(numbers)
+            assert all(json.loads(stored[n][1]) == json.loads(joined[n][1]) for n in numbers)
+            # a write after the copy: the person's answer follows it
+            person_id, number = stored[numbers[0]][0], numbers[0]
+            connection.execute(
+                text("UPDATE person_state SET status = 'deceased' WHERE person_id = :p"),
+                {"p": person_id},
+            )
+            after = stored_statuses(connection, [number], day)[number][1]
+            assert json.loads(after)["status"] == "deceased"
+            reference = compact_statuses(connection, department, [number], day)[number][1]
+            assert json.loads(after) == json.loads(reference)
     finally:
         target.dispose()
