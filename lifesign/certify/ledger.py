@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict, cast
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, func, insert, select
 
 from lifesign.certify.models import (
     CHANNELS,
@@ -36,6 +36,7 @@ from lifesign.certify.models import (
 )
 from lifesign.certify.rules import add_months, rule_parameters
 from lifesign.errors import LifesignError, Location
+from lifesign.store import bulk
 from lifesign.store.models import Enrollment, Person
 
 __all__ = [
@@ -260,7 +261,7 @@ def record_decisions(connection: Connection, rows: Sequence[Mapping[str, Any]]) 
     for start in range(0, len(person_ids), _IDS_PER_QUERY):
         chunk = person_ids[start : start + _IDS_PER_QUERY]
         for found in connection.execute(
-            select(person_state_t).where(person_state_t.c.person_id.in_(chunk))
+            select(person_state_t).where(bulk.among(connection, person_state_t.c.person_id, chunk))
         ).mappings():
             states[int(found["person_id"])] = dict(found)
     unknown = [person_id for person_id in person_ids if person_id not in states]
@@ -271,11 +272,7 @@ def record_decisions(connection: Connection, rows: Sequence[Mapping[str, Any]]) 
             "decisions and states are about registry persons",
             Location(key="people.person_id"),
         )
-    result = connection.execute(
-        insert(decisions_t).returning(decisions_t.c.decision_id, sort_by_parameter_order=True),
-        ledger_rows,
-    )
-    decision_ids = [int(decision_id) for decision_id in result.scalars().all()]
+    decision_ids = bulk.insert_returning_ids(connection, decisions_t, ledger_rows)
     before = {person_id: dict(state) for person_id, state in states.items()}
     for row in ledger_rows:
         person_id = row["person_id"]
@@ -287,16 +284,17 @@ def record_decisions(connection: Connection, rows: Sequence[Mapping[str, Any]]) 
             channel=row["channel"],
             valid_until=row["valid_until"],
         )
-    moved = [
-        {"b_person_id": person_id, **{name: state[name] for name in STATE_FIELDS}}
-        for person_id, state in states.items()
-        if any(state[name] != before[person_id][name] for name in STATE_FIELDS)
-    ]
-    if moved:
-        connection.execute(
-            update(person_state_t).where(person_state_t.c.person_id == bindparam("b_person_id")),
-            moved,
-        )
+    # each state row updated in the fields that moved only, one UPDATE per set of fields (a
+    # suspension moves updated_on alone: its valid_until index entry is left as it is)
+    moved: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for person_id, state in states.items():
+        fields = tuple(name for name in STATE_FIELDS if state[name] != before[person_id][name])
+        if fields:
+            moved.setdefault(fields, []).append(
+                {"person_id": person_id, **{name: state[name] for name in fields}}
+            )
+    for rows_moved in moved.values():
+        bulk.update_rows(connection, person_state_t, "person_id", rows_moved)
     return decision_ids
 
 

@@ -42,7 +42,7 @@ from sqlalchemy import (
 
 from lifesign.errors import LifesignError, Location
 
-__all__ = ["among", "insert_new", "insert_rows", "update_rows"]
+__all__ = ["among", "insert_new", "insert_returning_ids", "insert_rows", "update_rows"]
 
 # Keys per IN (...) list when reading what is already there (SQLite's bound-parameter limit
 # is 32766; PostgreSQL's 65535).
@@ -143,6 +143,52 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
     finally:
         cursor.close()
     return len(rows)
+
+
+def insert_returning_ids(
+    connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> list[int]:
+    """INSERT every row (mappings with the same keys, without the table's integer key) and
+    return the keys the database gave them, in the order of `rows`.
+
+    PostgreSQL answers each row's key (INSERT ... RETURNING, pipelined). SQLite gives a new
+    row of a table whose key is its rowid the largest rowid so far plus one, and lets one
+    writer at a time insert: the rows get the keys after the table's largest one before the
+    insert, in order (read in this transaction, which the insert would fail to upgrade to a
+    write if another writer had committed since).
+    """
+    if not rows:
+        return []
+    key = _rowid_alias(table)
+    if key is None:
+        raise LifesignError(
+            f"table {table.name} has no single integer key",
+            "insert_returning_ids returns the keys of a table keyed by one integer column",
+            Location(key=table.name),
+        )
+    columns = list(rows[0])
+    quote = connection.dialect.identifier_preparer
+    values = _values(rows, columns, _converters(connection, table, columns))
+    cursor = _cursor(connection)
+    try:
+        if connection.dialect.name == "postgresql":
+            cursor.executemany(
+                _insert_sql(connection, table, columns) + f" RETURNING {quote.quote(key)}",
+                values,
+                returning=True,
+            )
+            ids: list[int] = []
+            while True:
+                ids.extend(int(found[0]) for found in cursor.fetchall())
+                if not cursor.nextset():
+                    break
+            return ids
+        name = quote.format_table(table)
+        last = int(cursor.execute(f"SELECT max(rowid) FROM {name}").fetchone()[0] or 0)
+        cursor.executemany(_insert_sql(connection, table, columns), values)
+        return list(range(last + 1, last + 1 + len(rows)))
+    finally:
+        cursor.close()
 
 
 def insert_new(
