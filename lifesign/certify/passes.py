@@ -359,6 +359,13 @@ def _committed_batches(connection: Connection) -> dict[int, int]:
     return found
 
 
+def _unseeded_persons(connection: Connection) -> bool:
+    """Whether some registry persons have no state row yet (the tables' row counts differ)."""
+    people_count = connection.execute(select(func.count()).select_from(people_t)).scalar_one()
+    state_count = connection.execute(select(func.count()).select_from(state_t)).scalar_one()
+    return bool(people_count != state_count)
+
+
 def _files_by_batch(lake_dir: Path) -> dict[int, list[Path]]:
     files: dict[int, list[Path]] = {}
     for path in lake.lake_files(lake_dir):
@@ -405,7 +412,12 @@ def run_pass(
     try:
         with engine.begin() as connection:
             _lock(connection)
-            with statedb.sqlite_cache(connection, params.engine.sqlite_cache_mib):
+            cache_mib = (
+                params.engine.sqlite_cache_mib_incremental
+                if mode == "incremental"
+                else params.engine.sqlite_cache_mib
+            )
+            with statedb.sqlite_cache(connection, cache_mib):
                 _apply(connection, settings, catalog, as_of, mode, params, report)
             _fault("before_commit")
             committing, committing_cpu = time.perf_counter(), time.process_time()
@@ -496,11 +508,19 @@ def _apply(
     for batch_id, lower in lower_of.items():
         groups.setdefault(lower, []).extend(files.get(batch_id, []))
     parts = [(paths, lower) for lower, paths in groups.items() if paths]
+    # every registry person has a state row (a new registry import adds persons: seed them)
+    unseeded = _unseeded_persons(connection)
     phase("plan")
+    if mode == "incremental" and not lower_of and not unseeded:
+        # nothing to read, nobody to seed: no decision, no write (a day's run after its pass
+        # or a day without records; DuckDB's start alone costs ~0.3 s)
+        return
 
     duck = _open_duckdb(params)
     try:
-        _decide_and_write(connection, duck, catalog, as_of, mode, params, report, parts, phase)
+        _decide_and_write(
+            connection, duck, catalog, as_of, mode, params, report, parts, phase, unseeded
+        )
         completeness = {
             batch_id: _complete(files.get(batch_id, []), as_of, duck) for batch_id in lower_of
         }
@@ -572,7 +592,15 @@ PROGRAMS_SCHEMA = pa.schema([("person_id", pa.int64()), ("program", pa.string())
 # The fields the pass writes for a person whose state row exists (status and status_since
 # move through the transition table only).
 MOVED_FIELDS = (*STATE_FIELDS, "last_strong_event", "last_weak_event")
-MOVED_BUT_EXPIRY = tuple(name for name in MOVED_FIELDS if name != "valid_until")
+# The columns state.sql's moved_fields names, bit by bit.
+STATE_MOVES = (
+    "last_certified_on",
+    "channel",
+    "valid_until",
+    "certified_year",
+    "last_strong_event",
+    "last_weak_event",
+)
 DECISION_COLUMNS = (
     "run_id",
     "person_id",
@@ -660,6 +688,7 @@ def _decide_and_write(
     report: PassReport,
     parts: list[tuple[list[Path], dt.date | None]],
     phase: Any,
+    unseeded: bool,
 ) -> None:
     full = mode == "full"
     # the registry persons concerned: every one (full), or those of the new records
@@ -687,11 +716,8 @@ def _decide_and_write(
         if together is None
         else together.select(PEOPLE_SCHEMA.names)
     )
-    # every registry person has a state row (a new registry import adds persons: seed them)
-    people_count = connection.execute(select(func.count()).select_from(people_t)).scalar_one()
-    state_count = connection.execute(select(func.count()).select_from(state_t)).scalar_one()
     missing = PEOPLE_SCHEMA.empty_table()
-    if people_count != state_count and not full:
+    if unseeded and not full:
         missing = statedb.read_arrow(
             connection,
             PEOPLE_SELECT + " AS p WHERE NOT EXISTS "
@@ -852,17 +878,21 @@ def _decide_and_write(
             "WHERE has_row = 0 ORDER BY person_id"
         ).fetchall(),
     )
-    # Most rows moved only their evidence dates: those are written without valid_until (its
-    # index is then left alone; 96 k rows a Bozhou day, ~75 k of them without a new expiry).
-    for until_changed, fields in ((1, MOVED_FIELDS), (0, MOVED_BUT_EXPIRY)):
+    # A stored row is updated in the columns that moved only (state.sql: moved_fields), one
+    # UPDATE per set of columns: most rows a day move their evidence dates only, and
+    # valid_until left out of the SET leaves its index alone (96 k rows a Bozhou day).
+    for (bits,) in duck.execute(
+        "SELECT DISTINCT moved_fields FROM new_state WHERE has_row = 1 AND changed = 1 ORDER BY 1"
+    ).fetchall():
+        moved = [name for bit, name in enumerate(STATE_MOVES) if int(bits) >> bit & 1]
         statedb.update_rows(
             connection,
             "person_state",
             "person_id",
-            fields,
+            (*moved, "updated_on"),
             duck.execute(
-                f"SELECT person_id, {', '.join(as_text(c) for c in fields)} FROM new_state "
-                f"WHERE has_row = 1 AND changed = 1 AND until_changed = {until_changed} "
+                f"SELECT person_id, {', '.join(as_text(c) for c in (*moved, 'updated_on'))} "
+                f"FROM new_state WHERE has_row = 1 AND changed = 1 AND moved_fields = {int(bits)} "
                 "ORDER BY person_id"
             ).fetchall(),
         )

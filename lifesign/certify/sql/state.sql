@@ -11,9 +11,11 @@
 -- - updated_on: the as-of day when anything changed.
 --
 -- Input: facts, certified. Placeholder as_of — a date literal.
--- Output: the person_state columns, has_row, changed, until_changed (valid_until moved: an
--- UPDATE that leaves valid_until out of its SET also leaves its index alone, where SQLite
--- would delete and re-insert every entry set, moved or not).
+-- Output: the person_state columns, has_row, changed, moved_fields: which columns moved, one
+-- bit each (last_certified_on 1, channel 2, valid_until 4, certified_year 8,
+-- last_strong_event 16, last_weak_event 32; updated_on moves with any): a stored row is
+-- updated in those only — an UPDATE that leaves valid_until out also leaves its index alone,
+-- where SQLite deletes and re-inserts the entry of every row it sets, moved or not.
 WITH agg AS (
     SELECT
         person_id,
@@ -80,9 +82,13 @@ flagged AS (
                 OR last_weak_event IS DISTINCT FROM old_last_weak_event
             THEN 1 ELSE 0
         END AS changed,
-        CASE
-            WHEN valid_until IS DISTINCT FROM old_valid_until THEN 1 ELSE 0
-        END AS until_changed
+        CASE WHEN last_certified_on IS DISTINCT FROM old_last_certified_on THEN 1 ELSE 0 END
+            + CASE WHEN channel IS DISTINCT FROM old_channel THEN 2 ELSE 0 END
+            + CASE WHEN valid_until IS DISTINCT FROM old_valid_until THEN 4 ELSE 0 END
+            + CASE WHEN certified_year IS DISTINCT FROM old_certified_year THEN 8 ELSE 0 END
+            + CASE WHEN last_strong_event IS DISTINCT FROM old_last_strong_event THEN 16 ELSE 0 END
+            + CASE WHEN last_weak_event IS DISTINCT FROM old_last_weak_event THEN 32 ELSE 0 END
+            AS moved_fields
     FROM moved AS m
 )
 SELECT
@@ -99,5 +105,5 @@ SELECT
     CASE WHEN changed = 1 THEN {as_of} ELSE updated_on END AS updated_on,
     has_row,
     changed,
-    until_changed
+    moved_fields
 FROM flagged
