@@ -39,7 +39,8 @@ class PassEngine:
 
     threads: int  # 0: one per core
     memory_limit_mib: int
-    sqlite_cache_mib: int
+    sqlite_cache_mib: int  # the full pass
+    sqlite_cache_mib_incremental: int  # the incremental pass
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,9 @@ class RuleParameters:
     death_dates_far_apart_days: int
     alive_after_death_tolerance_days: int
     fallback_certification_period_months: int
-    engine: PassEngine = PassEngine(threads=0, memory_limit_mib=2048, sqlite_cache_mib=256)
+    engine: PassEngine = PassEngine(
+        threads=0, memory_limit_mib=2048, sqlite_cache_mib=256, sqlite_cache_mib_incremental=1024
+    )
 
     @property
     def death_spread(self) -> dt.timedelta:
@@ -98,9 +101,11 @@ def _pass_engine(data: Any, path: Path) -> PassEngine:
         "threads",
         "memory_limit_mib",
         "sqlite_cache_mib",
+        "sqlite_cache_mib_incremental",
     }:
         raise LifesignError(
-            "pass_engine must be a mapping of threads, memory_limit_mib and sqlite_cache_mib",
+            "pass_engine must be a mapping of threads, memory_limit_mib, sqlite_cache_mib and "
+            "sqlite_cache_mib_incremental",
             f"found {data!r}",
             Location(file=str(path), key="pass_engine"),
         )
@@ -108,6 +113,7 @@ def _pass_engine(data: Any, path: Path) -> PassEngine:
         threads=_positive_int(data, "threads", path),
         memory_limit_mib=_positive_int(data, "memory_limit_mib", path, 256),
         sqlite_cache_mib=_positive_int(data, "sqlite_cache_mib", path),
+        sqlite_cache_mib_incremental=_positive_int(data, "sqlite_cache_mib_incremental", path),
     )
 
 
