@@ -29,6 +29,7 @@ truncated in the same transaction.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Table, make_url, text
 from sqlalchemy.exc import ArgumentError, IntegrityError
 
@@ -337,15 +339,38 @@ def _copy_table(source: sqlite3.Connection, connection: Connection, table: Table
     rows = source.execute(f"SELECT {columns} FROM {_quoted(table.name)}{order}")
     raw: Any = connection.connection.driver_connection
     written = 0
-    with (
-        raw.cursor() as cursor,
-        cursor.copy(f"COPY {_quoted(table.name)} ({columns}) FROM STDIN (FREEZE)") as stream,
-    ):
-        while chunk := rows.fetchmany(CHUNK_ROWS):
-            for row in chunk:
-                stream.write_row(row)
-            written += len(chunk)
+    try:
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY {_quoted(table.name)} ({columns}) FROM STDIN (FREEZE)") as stream,
+        ):
+            while chunk := rows.fetchmany(CHUNK_ROWS):
+                for row in chunk:
+                    stream.write_row(row)
+                written += len(chunk)
+    except (psycopg.DataError, psycopg.IntegrityError) as error:
+        raise _unfit_row(table.name, error) from None
     return TableCopied(table.name, written, time.perf_counter() - started)
+
+
+# "COPY people, line 7, column phone: "13800..."": where the row is, without its value
+_COPY_CONTEXT = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:]+))?")
+
+
+def _unfit_row(table: str, error: psycopg.Error) -> DatabaseCopyError:
+    """What PostgreSQL refused (SQLite does not enforce a text's length, for one): the table,
+    the row's place in key order and the column — never the value, which may be an ID
+    number or a phone."""
+    found = _COPY_CONTEXT.search(error.diag.context or "")
+    return DatabaseCopyError(
+        f"a row of table {table} does not fit the target's schema (nothing was kept)",
+        error.diag.message_primary or type(error).__name__,
+        Location(
+            key=table,
+            line=int(found.group(1)) if found else None,
+            field=found.group(2) if found and found.group(2) else None,
+        ),
+    )
 
 
 # Every sequence that feeds a column of the target schema (serial and identity columns alike).

@@ -326,3 +326,26 @@ def test_the_copied_read_model_answers_as_the_join_does(
             assert json.loads(after) == json.loads(reference)
     finally:
         target.dispose()
+
+
+def test_a_value_postgresql_refuses_is_named_without_its_value(
+    city_home: Settings, tmp_path: Path, database_url: str
+) -> None:
+    """SQLite keeps a phone longer than its column's 20 characters; PostgreSQL does not. The
+    copy names the table, the row (in key order) and the column — not the phone."""
+    broken = tmp_path / "long-phone.db"
+    with sqlite3.connect(city_home.home / "lifesign.db") as source, sqlite3.connect(broken) as kept:
+        source.backup(kept)
+    phone = "13800138000123456789012"
+    with closing(sqlite3.connect(broken)) as connection:
+        connection.execute(
+            "UPDATE people SET phone = ? WHERE person_id = (SELECT min(person_id) FROM people)",
+            (phone,),
+        )
+        connection.commit()
+    with pytest.raises(DatabaseCopyError) as refused:
+        copy_database(f"sqlite:///{broken}", database_url)
+    message = str(refused.value)
+    assert "a row of table people does not fit" in message
+    assert "value too long" in message and "line 1" in message and "field phone" in message
+    assert phone not in message
