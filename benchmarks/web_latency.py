@@ -21,8 +21,10 @@ run for the visit tasks; `--home` of a 100 k city for a quick run), this:
      status    GET /api/v1/persons/{id}/status (random recipients)
      batch     POST /api/v1/status/batch      (10,000 random ID numbers)
 4. prints p50 / p95 / max per endpoint, requests/s, the server process's CPU time per call
-   (load-independent: on a shared machine the wall times include waiting for a core), and
-   the targets (p95 < 200 ms; the batch of 10,000 < 1 s).
+   (load-independent: on a shared machine the wall times include waiting for a core) — on
+   PostgreSQL also its backends' CPU per call (the queries run there: /proc of the backends
+   connected to the database, so a local server only) — and the targets (p95 < 200 ms; the
+   batch of 10,000 < 1 s).
 
 The home's state database is written to (accounts, a token, the audit log, the call log):
 give a copy, never a home another process is using. `--database-url` serves (and draws the
