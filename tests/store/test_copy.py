@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from click.testing import CliRunner
@@ -118,6 +119,10 @@ def _sample(engine: Engine, table: Table) -> list[tuple[Any, ...]]:
 
 
 def test_the_copy_holds_every_row_of_the_source(city_home: Settings, database_url: str) -> None:
+    # a server whose sessions run in another time zone than UTC (SQLite's stored times are
+    # UTC without an offset: the copy must not read them as Shanghai's)
+    assert "options=" in database_url
+    database_url += quote(" -cTimeZone=Asia/Shanghai")
     answer = CliRunner().invoke(
         cli, ["--home", str(city_home.home), "db", "copy", "--to", database_url]
     )
@@ -139,6 +144,7 @@ def test_the_copy_holds_every_row_of_the_source(city_home: Settings, database_ur
                 assert _sample(target, table) == _sample(source, table), table.name
         assert filled >= FILLED
         with target.connect() as connection:
+            assert connection.exec_driver_sql("SHOW TimeZone").scalar_one() == "Asia/Shanghai"
             # every trigger the copy switched off is on again
             disabled = connection.execute(
                 text("SELECT count(*) FROM pg_trigger WHERE tgenabled = 'D'")
