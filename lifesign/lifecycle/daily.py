@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     CompoundSelect,
@@ -779,6 +779,20 @@ def resume_certified(
 # ----------------------------------------------------------------------------- 4. certified
 
 
+class _Certification(NamedTuple):
+    """A certification `notify_certified` may tell (the columns of its query, in order)."""
+
+    person_id: int
+    decision_id: int
+    effective_date: dt.date
+    valid_until: dt.date
+    channel: str | None
+    evidence_type: str | None
+    told_until: dt.date | None
+    name: str | None
+    phone: str | None
+
+
 def notify_certified(
     connection: Connection,
     catalog: Catalog,
@@ -841,11 +855,15 @@ def notify_certified(
             ),
         )
     ).all()
-    rows = sorted(rows, key=lambda row: int(row.person_id))  # here, not in SQL: see reminders
+    # here, not in SQL: see reminders; as named tuples, whose fields read ~20 times faster than
+    # a Row's (a Bozhou day reads ~15 fields of each of ~15 k rows)
+    certifications = sorted(
+        (_Certification._make(row) for row in rows), key=lambda row: row.person_id
+    )
     window = dt.timedelta(days=parameters.certified_notice_window_days)
     to_tell = [
         row
-        for row in rows
+        for row in certifications
         if row.told_until is None or row.effective_date >= row.told_until - window
     ]
     cancelled = _cancel_tasks_of_certified(connection, as_of)
