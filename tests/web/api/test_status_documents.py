@@ -357,3 +357,61 @@ def test_a_department_s_batch_is_answered_from_the_documents(
     with api.app_.state.engine.connect() as c:
         joined = compact_statuses(c, DEPARTMENT, [a1.id_number], dt.date(2024, 12, 1))
     assert '"valid_until":null' in joined[a1.id_number][1].replace(" ", "")
+
+
+def test_the_migration_fills_the_documents_of_the_persons_already_there(
+    database_url: str,
+) -> None:
+    """A database at 0010 with persons in every situation: after 0011 each has their answer."""
+    from lifesign.store import make_engine, migrate
+
+    engine = make_engine(database_url)
+    migrate(engine, "0010")
+    numbers = [id_number("341602", f"1950010{n}", f"01{n}") for n in range(1, 6)]
+    with engine.begin() as c:
+        ids = [
+            c.execute(
+                insert(people_t)
+                .values(
+                    pseudonym=f"{n:032x}",
+                    id_number=number if n != 4 else None,  # 4: known by pseudonym only
+                    sex="M",
+                    last_certified_on=dt.date(2024, 3, n),
+                    last_certification_channel="counter" if n % 2 else None,
+                )
+                .returning(people_t.c.person_id)
+            ).scalar_one()
+            for n, number in enumerate(numbers, start=1)
+        ]
+        c.execute(
+            insert(enrollments_t),
+            [
+                {
+                    "external_ref": f"E-{n}-{program}",
+                    "person_id": ids[n - 1],
+                    "program": program,
+                    "start_date": dt.date(2020, 1, 1),
+                    "monthly_amount": Decimal("150.00"),
+                    "status": "terminated" if n == 5 else "active",
+                }
+                for n, program in [
+                    (1, "resident_pension"),
+                    (1, "dibao"),
+                    (2, "dibao"),
+                    (5, "dibao"),
+                ]
+            ],
+        )
+        c.execute(
+            insert(state_t),
+            [
+                _state(ids[1]),  # 2: certified by the platform
+                _state(ids[2], last_certified_on=None, channel=None, valid_until=None),  # 3
+                _state(ids[4], status="deceased", death_date=dt.date(2024, 10, 1)),  # 5
+            ],
+        )
+    migrate(engine)
+    with engine.connect() as c:
+        answers = assert_read_model_matches(c, dt.date(2024, 12, 1), dt.date(2026, 1, 1))
+    assert numbers[3] not in answers and len(answers) == 4
+    engine.dispose()
