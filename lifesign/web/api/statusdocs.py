@@ -1,7 +1,7 @@
 """The batch status answers read from their read model, `status_documents` (migration 0011).
 
-Each person's `BatchPerson` JSON is kept prebuilt by database triggers, split where
-`certified` goes (it depends on the as-of date, so it is decided here, at read time). A batch
+Each person's `BatchPerson` JSON is kept prebuilt by database triggers, in parts around
+`certified`'s value (it depends on the as-of date, so it is decided here, at read time). A batch
 is then one probe per ID number of one B-tree keyed by the number, and the whole answer two
 aggregated texts (the reason: batchjson.as_one_text): at Bozhou scale a fraction of the join
 (batchjson.compact_statuses) that builds the same text and stays the reference, and the

@@ -10,9 +10,11 @@ Triggers, not application code, keep it in step: the pass's bulk writes, the man
 the lifecycle, registry imports and tests all write these three tables, and a database
 trigger is the one place none of them can forget. person_state's update trigger fires only
 when a column of the answer changes (the daily pass rewrites ~96 k state rows a day for its
-evidence dates). Each trigger rebuilds the person's row with the SAME JSON functions
-lifesign.web.api.batchjson uses for its reference answer, so the text is byte for byte the
-same (tests/web/api/test_status_documents.py compares every person on both backends).
+evidence dates). Each trigger rewrites the part of the person's row its table feeds (a state
+change the state part, in place; a benefit the enrollments part; a person the whole row) with
+the SAME JSON functions lifesign.web.api.batchjson uses for its reference answer, so the text
+is byte for byte the same (tests/web/api/test_status_documents.py compares every person on
+both backends). What the triggers cost the pass: docs/api.md, Performance.
 
 Revision ID: 0011
 Revises: 0010
