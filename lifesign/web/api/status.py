@@ -1,8 +1,9 @@
 """Certification status of one person or of a batch of up to 10,000 ID numbers.
 
-Read by key only: `people.id_number` (unique index) → `person_state` (primary key) →
-`enrollments` (index on person_id), so a batch of 10,000 costs a handful of indexed IN-list
-queries. ID numbers are normalised first (lifesign.registry.ids); an invalid one is answered
+Read by key only. One person: `people.id_number` (unique index) → `person_state` (primary
+key) → `enrollments` (index on person_id). A batch: a department's from the read model
+`status_documents` (statusdocs.py: one probe per number), a scoped principal's by the join
+(batchjson.py). ID numbers are normalised first (lifesign.registry.ids); an invalid one is answered
 in its place with its reason code, never by failing the batch. Every person read is audited.
 """
 
