@@ -247,6 +247,8 @@ class DatabaseBackends:
                 text(
                     "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
                     " AND pid <> pg_backend_pid()"
+                    # the app's connections and their query workers; not autovacuum's
+                    " AND backend_type IN ('client backend', 'parallel worker')"
                 )
             ).scalars()
             found = [int(pid) for pid in pids]
