@@ -78,6 +78,7 @@ from lifesign.certify.transitions import (
 from lifesign.config import Settings
 from lifesign.errors import LifesignError, Location
 from lifesign.ingest import lake
+from lifesign.store import bulk
 from lifesign.store.database import is_sqlite
 from lifesign.store.models import Batch, Enrollment, Person
 
@@ -1129,7 +1130,7 @@ def _decide_rare(
                 enrollments_t.c.program,
                 enrollments_t.c.status,
             )
-            .where(enrollments_t.c.person_id.in_(chunk))
+            .where(bulk.among(connection, enrollments_t.c.person_id, chunk))
             .order_by(enrollments_t.c.enrollment_id)
         ).all():
             enrollments.setdefault(int(person_id), []).append(
@@ -1290,7 +1291,8 @@ def _open_reviews(
             (int(p), str(k))
             for p, k in connection.execute(
                 select(reviews_t.c.person_id, reviews_t.c.kind).where(
-                    reviews_t.c.person_id.in_(chunk), reviews_t.c.status == "open"
+                    bulk.among(connection, reviews_t.c.person_id, chunk),
+                    reviews_t.c.status == "open",
                 )
             ).all()
         )
@@ -1311,8 +1313,7 @@ def _open_reviews(
                 "decision_id": decision_id,
             }
         )
-    if rows:
-        connection.execute(insert(reviews_t), rows)
+    bulk.insert_rows(connection, reviews_t, rows)
     return len(reviews)
 
 
@@ -1331,7 +1332,9 @@ def _apply_person_transitions(
         current.update(
             (int(p), str(s))
             for p, s in connection.execute(
-                select(state_t.c.person_id, state_t.c.status).where(state_t.c.person_id.in_(chunk))
+                select(state_t.c.person_id, state_t.c.status).where(
+                    bulk.among(connection, state_t.c.person_id, chunk)
+                )
             ).all()
         )
     events: list[dict[str, Any]] = []
@@ -1359,4 +1362,4 @@ def _apply_person_transitions(
         ("status", "status_since"),
         [(e["person_id"], e["to_status"], e["at"].isoformat()) for e in events],
     )
-    connection.execute(insert(status_events_t), events)
+    bulk.insert_rows(connection, status_events_t, events)
