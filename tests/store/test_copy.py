@@ -211,6 +211,16 @@ def test_a_target_holding_data_is_refused_unless_replaced(
             (t.table, t.rows) for t in first.tables
         ]
         assert _count(target, people) == CITY_RECIPIENTS
+
+        # the same through the command: refused (exit 2, one line), then --replace
+        command = ["--home", str(city_home.home), "db", "copy", "--to", database_url]
+        answer = CliRunner().invoke(cli, command)
+        assert answer.exit_code == 2 and "already holds data" in answer.output
+        assert "Traceback" not in answer.output
+        answer = CliRunner().invoke(cli, [*command, "--replace"])
+        assert answer.exit_code == 0, answer.output
+        assert f"{CITY_RECIPIENTS:,} rows" in answer.output
+        assert _count(target, people) == CITY_RECIPIENTS
     finally:
         target.dispose()
 
