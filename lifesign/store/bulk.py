@@ -186,6 +186,14 @@ def insert_returning_ids(
         name = quote.format_table(table)
         last = int(cursor.execute(f"SELECT max(rowid) FROM {name}").fetchone()[0] or 0)
         cursor.executemany(_insert_sql(connection, table, columns), values)
+        now = int(cursor.execute(f"SELECT max(rowid) FROM {name}").fetchone()[0] or 0)
+        if now != last + len(rows):  # e.g. a trigger inserting into the same table
+            raise LifesignError(
+                f"the {len(rows)} rows inserted into {table.name} did not take the keys after "
+                f"{last} (the largest is {now})",
+                "insert_returning_ids relies on SQLite giving each new row the next rowid",
+                Location(key=table.name),
+            )
         return list(range(last + 1, last + 1 + len(rows)))
     finally:
         cursor.close()
