@@ -40,7 +40,7 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import Connection, Table, make_url, text
-from sqlalchemy.exc import ArgumentError, IntegrityError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
 from lifesign.errors import LifesignError, Location
 from lifesign.store.database import head_revision, make_engine, migrate, redacted_url
@@ -121,6 +121,8 @@ def copy_database(
             source.execute("BEGIN")  # one snapshot of every table (WAL: writers may go on)
             with target.connect() as connection, connection.begin():
                 connection.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
+                names = ", ".join(_quoted(table.name) for table in tables)
+                _lock_tables(connection, names, target_url)
                 _refuse_held_data(connection, tables, target_url, replace)
                 triggers = _user_triggers(connection, tables)
                 for table_name, trigger in triggers:
@@ -129,7 +131,6 @@ def copy_database(
                     )
                 if triggers:
                     say(f"{len(triggers)} trigger(s) disabled during the copy")
-                names = ", ".join(_quoted(table.name) for table in tables)
                 connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY")
                 deferred = _defer_indexes(connection, tables)
                 copied: list[TableCopied] = []
@@ -223,6 +224,23 @@ def _sqlite_revision(path: Path) -> str | None:
 def _quoted(name: str) -> str:
     """An identifier quoted for both SQLite and PostgreSQL."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def _lock_tables(connection: Connection, names: str, target_url: str) -> None:
+    """Every table of the target to this copy alone, at once or not at all: a server or a
+    daily run still using the target would otherwise make the copy wait for it forever (or
+    read a half-copied state)."""
+    try:
+        connection.exec_driver_sql(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE NOWAIT")
+    except OperationalError as error:
+        raise DatabaseCopyError(
+            "the target database is in use",
+            "another connection holds a lock on its tables ("
+            + (str(error.orig).strip().splitlines()[0] if error.orig else "lock not available")
+            + "); stop what uses it (`lifesign serve`, the daily run, a psql session in a "
+            "transaction) and copy again",
+            Location(key=redacted_url(target_url)),
+        ) from None
 
 
 def _refuse_held_data(

@@ -365,3 +365,24 @@ def test_a_value_postgresql_refuses_is_named_without_its_value(
     assert "a row of table people does not fit" in message
     assert "value too long" in message and "line 1" in message and "field phone" in message
     assert phone not in message
+
+
+def test_a_target_in_use_is_refused_at_once(city_home: Settings, database_url: str) -> None:
+    """Another connection reading the target in an open transaction (a server mid-request,
+    a psql session): the copy says so instead of waiting for it."""
+    copy_database(city_home.database_url, database_url)
+    people = Person.__table__
+    assert isinstance(people, Table)
+    target = make_engine(database_url)
+    try:
+        with target.connect() as reader, reader.begin():
+            assert _count_in(reader, people) == CITY_RECIPIENTS  # holds its lock on people
+            with pytest.raises(DatabaseCopyError, match="the target database is in use"):
+                copy_database(city_home.database_url, database_url, replace=True)
+        assert _count(target, people) == CITY_RECIPIENTS  # the first copy is untouched
+    finally:
+        target.dispose()
+
+
+def _count_in(connection: Any, table: Table) -> int:
+    return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
