@@ -111,7 +111,6 @@ def copy_database(
             "source first (`lifesign db upgrade`) or copy with the lifesign that made it",
             Location(key=redacted_url(source_url)),
         )
-    tables = metadata.sorted_tables
     target = make_engine(target_url)
     try:
         say(f"upgrading the target to migration {head}")
@@ -120,42 +119,9 @@ def copy_database(
             source.execute("PRAGMA query_only = ON")
             source.execute("BEGIN")  # one snapshot of every table (WAL: writers may go on)
             with target.connect() as connection, connection.begin():
-                connection.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
-                names = ", ".join(_quoted(table.name) for table in tables)
-                _lock_tables(connection, names, target_url)
-                _refuse_held_data(connection, tables, target_url, replace)
-                triggers = _user_triggers(connection, tables)
-                for table_name, trigger in triggers:
-                    connection.exec_driver_sql(
-                        f"ALTER TABLE {_quoted(table_name)} DISABLE TRIGGER {_quoted(trigger)}"
-                    )
-                if triggers:
-                    say(f"{len(triggers)} trigger(s) disabled during the copy")
-                connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY")
-                deferred = _defer_indexes(connection, tables)
-                copied: list[TableCopied] = []
-                for table in tables:
-                    done = _copy_table(source, connection, table)
-                    copied.append(done)
-                    if on_table is not None:
-                        on_table(done)
-                built = time.perf_counter()
-                _restore_indexes(connection, deferred, target_url)
-                say(
-                    f"{len(deferred)} indexes and constraints built over the copied rows in "
-                    f"{time.perf_counter() - built:.1f} s"
+                copied, sequences, triggers = _copy_tables(
+                    source, connection, target_url, replace, say, on_table
                 )
-                sequences = _set_sequences(connection, tables)
-                say(f"{sequences} sequences set past the copied ids")
-                _check_counts(source, connection, copied, target_url)
-                say(f"row counts match the source's in all {len(copied)} tables")
-                for table_name, trigger in triggers:
-                    connection.exec_driver_sql(
-                        f"ALTER TABLE {_quoted(table_name)} ENABLE TRIGGER {_quoted(trigger)}"
-                    )
-                for table in tables:
-                    connection.exec_driver_sql(f"ANALYZE {_quoted(table.name)}")
-                say("tables analyzed (the planner's statistics)")
             source.execute("COMMIT")
     finally:
         target.dispose()
@@ -166,6 +132,50 @@ def copy_database(
         triggers=tuple(f"{table}.{trigger}" for table, trigger in triggers),
         seconds=time.perf_counter() - started,
     )
+
+
+def _copy_tables(
+    source: sqlite3.Connection,
+    connection: Connection,
+    target_url: str,
+    replace: bool,
+    say: Progress,
+    on_table: Callable[[TableCopied], None] | None,
+) -> tuple[list[TableCopied], int, list[tuple[str, str]]]:
+    """The copy proper, inside the target's transaction: the tables copied, the sequences
+    set, the triggers switched off and on again."""
+    tables = metadata.sorted_tables
+    connection.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
+    names = ", ".join(_quoted(table.name) for table in tables)
+    _lock_tables(connection, names, target_url)
+    _refuse_held_data(connection, tables, target_url, replace)
+    triggers = _user_triggers(connection, tables)
+    _switch_triggers(connection, triggers, "DISABLE")
+    if triggers:
+        say(f"{len(triggers)} trigger(s) disabled during the copy")
+    connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY")
+    deferred = _defer_indexes(connection, tables)
+    copied: list[TableCopied] = []
+    for table in tables:
+        done = _copy_table(source, connection, table)
+        copied.append(done)
+        if on_table is not None:
+            on_table(done)
+    built = time.perf_counter()
+    _restore_indexes(connection, deferred, target_url)
+    say(
+        f"{len(deferred)} indexes and constraints built over the copied rows in "
+        f"{time.perf_counter() - built:.1f} s"
+    )
+    sequences = _set_sequences(connection, tables)
+    say(f"{sequences} sequences set past the copied ids")
+    _check_counts(source, connection, copied, target_url)
+    say(f"row counts match the source's in all {len(copied)} tables")
+    _switch_triggers(connection, triggers, "ENABLE")
+    for table in tables:
+        connection.exec_driver_sql(f"ANALYZE {_quoted(table.name)}")
+    say("tables analyzed (the planner's statistics)")
+    return copied, sequences, triggers
 
 
 # ------------------------------------------------------------------------ source and target
@@ -276,6 +286,13 @@ _TRIGGERS = text(
 def _user_triggers(connection: Connection, tables: Sequence[Table]) -> list[tuple[str, str]]:
     names = {table.name for table in tables}
     return [(row[0], row[1]) for row in connection.execute(_TRIGGERS) if row[0] in names]
+
+
+def _switch_triggers(connection: Connection, triggers: Sequence[tuple[str, str]], how: str) -> None:
+    """`how` (DISABLE or ENABLE) each (table, trigger), by name: only those the copy found
+    enabled are enabled again."""
+    for table, trigger in triggers:
+        connection.exec_driver_sql(f"ALTER TABLE {_quoted(table)} {how} TRIGGER {_quoted(trigger)}")
 
 
 # ----------------------------------------------------------------------------------- copying
