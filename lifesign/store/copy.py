@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import yaml
 from sqlalchemy import Connection, Table, make_url, text
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
@@ -51,6 +52,7 @@ from lifesign.store.schema import metadata
 CHUNK_ROWS = 10_000
 # Tables named in the refusal of a target that holds data (the rest are counted).
 NAMED_TABLES = 5
+PARAMETERS_FILE = Path(__file__).parent / "data" / "copy.yaml"
 
 
 class DatabaseCopyError(LifesignError):
@@ -91,13 +93,16 @@ def copy_database(
     replace: bool = False,
     progress: Progress | None = None,
     on_table: Callable[[TableCopied], None] | None = None,
+    lock_wait: float | None = None,
 ) -> CopyResult:
     """Copy every table of the SQLite database at `source_url` into the PostgreSQL database
     at `target_url` (upgraded to the newest migration first). `replace`: empty a target that
     holds rows instead of refusing it. `progress` receives a line per step, `on_table` each
-    table once copied."""
+    table once copied; `lock_wait`: seconds to wait for the target's tables (default:
+    data/copy.yaml)."""
     say = progress or (lambda _line: None)
     started = time.perf_counter()
+    wait = lock_wait_seconds() if lock_wait is None else lock_wait
     source_path = _sqlite_file(source_url)
     _require_postgresql(target_url)
     head = head_revision()
@@ -120,7 +125,7 @@ def copy_database(
             source.execute("BEGIN")  # one snapshot of every table (WAL: writers may go on)
             with target.connect() as connection, connection.begin():
                 copied, sequences, triggers = _copy_tables(
-                    source, connection, target_url, replace, say, on_table
+                    source, connection, target_url, replace, wait, say, on_table
                 )
             source.execute("COMMIT")
     finally:
@@ -139,6 +144,7 @@ def _copy_tables(
     connection: Connection,
     target_url: str,
     replace: bool,
+    lock_wait: float,
     say: Progress,
     on_table: Callable[[TableCopied], None] | None,
 ) -> tuple[list[TableCopied], int, list[tuple[str, str]]]:
@@ -147,7 +153,7 @@ def _copy_tables(
     tables = metadata.sorted_tables
     connection.exec_driver_sql("SET LOCAL TimeZone = 'UTC'")
     names = ", ".join(_quoted(table.name) for table in tables)
-    _lock_tables(connection, names, target_url)
+    _lock_tables(connection, names, lock_wait, target_url)
     _refuse_held_data(connection, tables, target_url, replace)
     triggers = _user_triggers(connection, tables)
     _switch_triggers(connection, triggers, "DISABLE")
@@ -236,21 +242,41 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _lock_tables(connection: Connection, names: str, target_url: str) -> None:
-    """Every table of the target to this copy alone, at once or not at all: a server or a
-    daily run still using the target would otherwise make the copy wait for it forever (or
-    read a half-copied state)."""
+def lock_wait_seconds(path: Path = PARAMETERS_FILE) -> float:
+    """How long the copy waits for the target's locks (data/copy.yaml says why)."""
     try:
-        connection.exec_driver_sql(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE NOWAIT")
+        document = yaml.safe_load(path.read_text("utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise DatabaseCopyError(
+            "cannot read the copy's parameters", str(error), Location(file=str(path))
+        ) from None
+    value = document.get("lock_wait_seconds") if isinstance(document, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise DatabaseCopyError(
+            "lock_wait_seconds must be a positive number of seconds",
+            f"found {value!r}",
+            Location(file=str(path), key="lock_wait_seconds"),
+        )
+    return float(value)
+
+
+def _lock_tables(connection: Connection, names: str, wait: float, target_url: str) -> None:
+    """Every table of the target to this copy alone, or a refusal after a short wait: a
+    server or a daily run still using the target would otherwise make the copy wait for it
+    forever (or read a half-copied state)."""
+    connection.exec_driver_sql(f"SET LOCAL lock_timeout = {max(1, int(wait * 1000))}")
+    try:
+        connection.exec_driver_sql(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE")
     except OperationalError as error:
         raise DatabaseCopyError(
             "the target database is in use",
-            "another connection holds a lock on its tables ("
+            f"another connection held a lock on its tables for {wait:g} s ("
             + (str(error.orig).strip().splitlines()[0] if error.orig else "lock not available")
             + "); stop what uses it (`lifesign serve`, the daily run, a psql session in a "
             "transaction) and copy again",
             Location(key=redacted_url(target_url)),
         ) from None
+    connection.exec_driver_sql("SET LOCAL lock_timeout = 0")  # all held: no more waits
 
 
 def _refuse_held_data(

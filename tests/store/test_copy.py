@@ -25,7 +25,7 @@ from lifesign.catalog import load_catalog
 from lifesign.cli import cli
 from lifesign.config import Settings, load_settings
 from lifesign.store import make_engine, migrate
-from lifesign.store.copy import DatabaseCopyError, copy_database
+from lifesign.store.copy import DatabaseCopyError, copy_database, lock_wait_seconds
 from lifesign.store.models import Batch, Person
 from lifesign.store.schema import metadata
 
@@ -50,7 +50,7 @@ FILLED = {
 
 # Only the PostgreSQL variant of conftest's `database_url`: the copy's target. Not migrated:
 # the copy upgrades it itself.
-pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+on_postgresql = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +118,7 @@ def _sample(engine: Engine, table: Table) -> list[tuple[Any, ...]]:
     return [tuple(_comparable(value) for value in row) for row in [*first, *last]]
 
 
+@on_postgresql
 def test_the_copy_holds_every_row_of_the_source(city_home: Settings, database_url: str) -> None:
     # a server whose sessions run in another time zone than UTC (SQLite's stored times are
     # UTC without an offset: the copy must not read them as Shanghai's)
@@ -163,6 +164,7 @@ def test_the_copy_holds_every_row_of_the_source(city_home: Settings, database_ur
         target.dispose()
 
 
+@on_postgresql
 def test_new_rows_take_ids_after_the_copied_ones(city_home: Settings, database_url: str) -> None:
     result = copy_database(city_home.database_url, database_url)
     assert result.sequences > 0
@@ -189,6 +191,7 @@ def test_new_rows_take_ids_after_the_copied_ones(city_home: Settings, database_u
         target.dispose()
 
 
+@on_postgresql
 def test_a_target_holding_data_is_refused_unless_replaced(
     city_home: Settings, database_url: str
 ) -> None:
@@ -225,6 +228,7 @@ def test_a_target_holding_data_is_refused_unless_replaced(
         target.dispose()
 
 
+@on_postgresql
 def test_a_source_at_another_migration_is_refused(tmp_path: Path, database_url: str) -> None:
     from lifesign.store import head_revision
 
@@ -250,6 +254,7 @@ def test_a_source_at_another_migration_is_refused(tmp_path: Path, database_url: 
         target.dispose()
 
 
+@on_postgresql
 def test_only_an_existing_sqlite_file_goes_into_postgresql(
     city_home: Settings, tmp_path: Path, database_url: str
 ) -> None:
@@ -266,6 +271,7 @@ def test_only_an_existing_sqlite_file_goes_into_postgresql(
     shutil.rmtree(tmp_path / "missing.db", ignore_errors=True)
 
 
+@on_postgresql
 def test_rows_that_break_a_constraint_leave_the_target_empty(
     city_home: Settings, tmp_path: Path, database_url: str
 ) -> None:
@@ -293,6 +299,7 @@ def test_rows_that_break_a_constraint_leave_the_target_empty(
         target.dispose()
 
 
+@on_postgresql
 def test_the_copied_read_model_answers_as_the_join_does(
     city_home: Settings, database_url: str
 ) -> None:
@@ -344,6 +351,7 @@ def test_the_copied_read_model_answers_as_the_join_does(
         target.dispose()
 
 
+@on_postgresql
 def test_a_value_postgresql_refuses_is_named_without_its_value(
     city_home: Settings, tmp_path: Path, database_url: str
 ) -> None:
@@ -367,6 +375,7 @@ def test_a_value_postgresql_refuses_is_named_without_its_value(
     assert phone not in message
 
 
+@on_postgresql
 def test_a_target_in_use_is_refused_at_once(city_home: Settings, database_url: str) -> None:
     """Another connection reading the target in an open transaction (a server mid-request,
     a psql session): the copy says so instead of waiting for it."""
@@ -378,7 +387,7 @@ def test_a_target_in_use_is_refused_at_once(city_home: Settings, database_url: s
         with target.connect() as reader, reader.begin():
             assert _count_in(reader, people) == CITY_RECIPIENTS  # holds its lock on people
             with pytest.raises(DatabaseCopyError, match="the target database is in use"):
-                copy_database(city_home.database_url, database_url, replace=True)
+                copy_database(city_home.database_url, database_url, replace=True, lock_wait=0.5)
         assert _count(target, people) == CITY_RECIPIENTS  # the first copy is untouched
     finally:
         target.dispose()
@@ -386,3 +395,11 @@ def test_a_target_in_use_is_refused_at_once(city_home: Settings, database_url: s
 
 def _count_in(connection: Any, table: Table) -> int:
     return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def test_the_lock_wait_comes_from_the_parameter_file(tmp_path: Path) -> None:
+    assert lock_wait_seconds() > 1.0  # longer than PostgreSQL's default deadlock_timeout
+    wrong = tmp_path / "copy.yaml"
+    wrong.write_text("lock_wait_seconds: -1\n", encoding="utf-8")
+    with pytest.raises(DatabaseCopyError, match="lock_wait_seconds must be a positive"):
+        lock_wait_seconds(wrong)
