@@ -58,10 +58,8 @@ def _registry(column: Any, person_id: Any) -> Any:
     return select(column).where(people_t.c.person_id == person_id).scalar_subquery()
 
 
-def _person_json(dialect: str, as_of: dt.date, person_id: Any) -> Any:
-    """The person's BatchPerson document; `person_id` is the driving query's person id."""
-    status = func.coalesce(state_t.c.status, literal("alive"))
-    certified = and_(status == "alive", state_t.c.valid_until >= as_of)
+def _enrollments_json(dialect: str, person_id: Any) -> Any:
+    """The person's benefits as a JSON array, in enrollment order."""
     enrollment = _object(
         dialect,
         [
@@ -71,23 +69,44 @@ def _person_json(dialect: str, as_of: dt.date, person_id: Any) -> Any:
         ],
     )
     if dialect == "sqlite":
-        certified_json: Any = case((certified, func.json("true")), else_=func.json("false"))
-        benefits: Any = (
+        benefits = (
             select(func.json_group_array(func.json(enrollment)))
             .where(enrollments_t.c.person_id == person_id)
             .scalar_subquery()
         )
-        benefits = func.json(benefits)
+        return func.json(benefits)
+    # in enrollment order, like SQLite's index on person_id (rowids in order): a heap's order
+    # changes when a row is rewritten
+    ordered = aggregate_order_by(enrollment, enrollments_t.c.enrollment_id)
+    return (
+        select(func.coalesce(func.json_agg(ordered), literal_column("'[]'::json")))
+        .where(enrollments_t.c.person_id == person_id)
+        .scalar_subquery()
+    )
+
+
+def no_enrollments_json(dialect: str) -> Any:
+    """An empty JSON array, as person_json's `enrollments` (the read model's stand-in)."""
+    return func.json("[]") if dialect == "sqlite" else literal_column("'[]'::json")
+
+
+def person_json(
+    dialect: str,
+    as_of: dt.date,
+    registry_certified_on: Any,
+    registry_channel: Any,
+    enrollments: Any,
+) -> Any:
+    """A person's BatchPerson document as text, from person_state's columns (the query joins
+    it, outer), the registry's own certification where the state has none and the benefits'
+    JSON array. The one place the answer's text is built: the reference (compact_statuses) and
+    the read model (statusdocs) both build it here, so their bytes are the same."""
+    status = func.coalesce(state_t.c.status, literal("alive"))
+    certified = and_(status == "alive", state_t.c.valid_until >= as_of)
+    if dialect == "sqlite":
+        certified_json: Any = case((certified, func.json("true")), else_=func.json("false"))
     else:
         certified_json = func.coalesce(certified, False)
-        # in enrollment order, like SQLite's index on person_id (rowids in order): a heap's
-        # order changes when a row is rewritten
-        ordered = aggregate_order_by(enrollment, enrollments_t.c.enrollment_id)
-        benefits = (
-            select(func.coalesce(func.json_agg(ordered), literal_column("'[]'::json")))
-            .where(enrollments_t.c.person_id == person_id)
-            .scalar_subquery()
-        )
     document = _object(
         dialect,
         [
@@ -96,21 +115,24 @@ def _person_json(dialect: str, as_of: dt.date, person_id: Any) -> Any:
             ("valid_until", state_t.c.valid_until),
             (
                 "last_certified_on",
-                func.coalesce(
-                    state_t.c.last_certified_on, _registry(people_t.c.last_certified_on, person_id)
-                ),
+                func.coalesce(state_t.c.last_certified_on, registry_certified_on),
             ),
-            (
-                "last_channel",
-                func.coalesce(
-                    state_t.c.channel,
-                    _registry(people_t.c.last_certification_channel, person_id),
-                ),
-            ),
-            ("enrollments", benefits),
+            ("last_channel", func.coalesce(state_t.c.channel, registry_channel)),
+            ("enrollments", enrollments),
         ],
     )
     return document if dialect == "sqlite" else sql_cast(document, Text)
+
+
+def _person_json(dialect: str, as_of: dt.date, person_id: Any) -> Any:
+    """The person's BatchPerson document; `person_id` is the driving query's person id."""
+    return person_json(
+        dialect,
+        as_of,
+        _registry(people_t.c.last_certified_on, person_id),
+        _registry(people_t.c.last_certification_channel, person_id),
+        _enrollments_json(dialect, person_id),
+    )
 
 
 # Between the rows of a query answered as one text: ASCII's record separator, a control

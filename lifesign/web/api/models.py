@@ -7,7 +7,8 @@
   *template*: an ID number in a path never reaches the log), the HTTP status, how many items
   it carried, how long it took.
 - `status_documents` (migration 0011): the batch status's read model — per person with an ID
-  number, the prebuilt parts of their `BatchPerson` answer, kept in step by database triggers
+  number, what of their `BatchPerson` answer changes rarely (registry values, benefits), kept
+  in step by database triggers on people and enrollments; the state is read from person_state
   (see lifesign.web.api.statusdocs).
 """
 
@@ -63,16 +64,17 @@ class ApiCall(Base):
 
 
 class StatusDocument(Base):
-    """A person's batch status answer, prebuilt: `document_head` + `true`/`false` +
-    `document_state` + `document_enrollments` is their `BatchPerson` JSON, byte for byte what
-    the join of people, person_state and enrollments builds (lifesign.web.api.batchjson). A
-    change of the state rewrites only its parts, of a benefit only the enrollments.
+    """What of a person's batch status answer changes rarely: their person id, the registry's
+    own certification (people's, the answer's values where person_state has none) and
+    `document_enrollments`, their benefits as the answer's JSON text, closing the document.
 
-    `certified` depends on the day asked about, so it is never stored: the read compares
-    `status` and `valid_until` with the as-of date. Keyed by the ID number and without a rowid
-    on SQLite, so a batch answers a number with one probe of one B-tree. Written only by the
-    database's triggers on people, person_state and enrollments (migration 0011): no write
-    path can forget it.
+    The rest — status, `certified` (it depends on the day asked about), valid_until, the last
+    certification — is person_state's, read at request time (lifesign.web.api.statusdocs): the
+    daily pass writes ~45 k certifications a Bozhou day, and a read model following each cost
+    the day +4.6 s CPU (docs/decisions.md, 19). Keyed by the ID number and without a rowid on
+    SQLite, so a batch finds a number with one probe of one B-tree. Written only by the
+    database's triggers on people and enrollments (migration 0011): no write path can forget
+    it.
     """
 
     __tablename__ = "status_documents"
@@ -80,10 +82,8 @@ class StatusDocument(Base):
     id_number: Mapped[str] = mapped_column(String(18), primary_key=True)
     # no foreign key: the triggers delete a person's document with their people row
     person_id: Mapped[int] = mapped_column(BigId, unique=True)
-    status: Mapped[str] = mapped_column(String(16))
-    valid_until: Mapped[dt.date | None] = mapped_column(Date)
-    document_head: Mapped[str] = mapped_column(Text)
-    document_state: Mapped[str] = mapped_column(Text)
+    last_certified_on: Mapped[dt.date | None] = mapped_column(Date)
+    last_certification_channel: Mapped[str | None] = mapped_column(String(16))
     document_enrollments: Mapped[str] = mapped_column(Text)
 
     __table_args__ = ({"sqlite_with_rowid": False},)

@@ -2,7 +2,8 @@
 
 Read by key only. One person: `people.id_number` (unique index) → `person_state` (primary
 key) → `enrollments` (index on person_id). A batch: a department's from the read model
-`status_documents` (statusdocs.py: one probe per number), a scoped principal's by the join
+`status_documents` and person_state (statusdocs.py: one probe per number, then the state by
+person id), a scoped principal's by the join
 (batchjson.py). ID numbers are normalised first (lifesign.registry.ids); an invalid one is answered
 in its place with its reason code, never by failing the batch. Every person read is audited.
 """
@@ -288,7 +289,7 @@ def batch_status(
     as_of = data_as_of(conn)
     wanted = (n for n in canonical if n)
     if people_scope(caller.principal) is None:
-        # a department sees everyone: the prebuilt answers (statusdocs: one probe a number)
+        # a department sees everyone: the read model and the state (statusdocs)
         found = stored_statuses(conn, wanted, as_of)
     else:
         found = compact_statuses(conn, caller.principal, wanted, as_of)

@@ -1,11 +1,21 @@
-"""The batch status answers read from their read model, `status_documents` (migration 0011).
+"""The batch status answers read from their read model, `status_documents` (migration 0011),
+and person_state.
 
-Each person's `BatchPerson` JSON is kept prebuilt by database triggers, in parts around
-`certified`'s value (it depends on the as-of date, so it is decided here, at read time). A batch
-is then one probe per ID number of one B-tree keyed by the number, and the whole answer two
-aggregated texts (the reason: batchjson.as_one_text): at Bozhou scale a fraction of the join
-(batchjson.compact_statuses) that builds the same text and stays the reference, and the
-answer for principals with a scope (the read model knows no grids).
+The read model holds what of a person's answer changes rarely — their person id, the
+registry's own certification and their benefits as the answer's JSON text — kept by database
+triggers on people and enrollments. The state (status, `certified` as of the day asked about,
+valid_until, the last certification) changes every day for ~45 k persons of Bozhou and is read
+where it is written, person_state: a read model following it cost the daily pass +4.6 s CPU a
+day (docs/decisions.md, 19).
+
+A batch is one query: each number probes the documents' B-tree (keyed by the ID number) once,
+the documents found are put in person-id order, and person_state is probed in that order (its
+pages read front to back instead of at random, like compact_statuses). The object of the
+state's keys is built by the reference's own code (batchjson.person_json) with an empty
+`enrollments`, whose `[]}` the stored benefits replace: the same bytes as the join
+(batchjson.compact_statuses), which stays the reference and the answer for principals with a
+scope (the read model knows no grids). The whole answer comes back as two aggregated texts
+(the reason: batchjson.as_one_text).
 """
 
 from __future__ import annotations
@@ -14,11 +24,17 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import cast
 
-from sqlalchemy import Connection, Table, Text, and_, case, literal, select
+from sqlalchemy import Connection, Table, Text, func, select
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.sql.functions import aggregate_strings
 
 from lifesign.store.bulk import among
-from lifesign.web.api.batchjson import RECORD_SEPARATOR
+from lifesign.web.api.batchjson import (
+    RECORD_SEPARATOR,
+    no_enrollments_json,
+    person_json,
+    state_t,
+)
 from lifesign.web.api.models import StatusDocument
 
 documents_t = cast(Table, StatusDocument.__table__)
@@ -33,18 +49,39 @@ def stored_statuses(
     wanted = sorted(set(id_numbers))
     if not wanted:
         return {}
+    dialect = connection.dialect.name
     d = documents_t.c
-    certified = case(
-        (and_(d.status == "alive", d.valid_until >= as_of), literal("true")),
-        else_=literal("false"),
+    # the documents found, materialized in person-id order: the state's probes follow it
+    found = (
+        select(
+            d.id_number,
+            d.person_id,
+            d.last_certified_on,
+            d.last_certification_channel,
+            d.document_enrollments,
+        )
+        .where(among(connection, d.id_number, wanted))
+        .order_by(d.person_id)
+        .cte("found")
+        .prefix_with("MATERIALIZED")
     )
-    document = d.document_head.concat(certified).concat(d.document_state)
-    document = document.concat(d.document_enrollments)
-    key = d.id_number.concat(" ").concat(d.person_id.cast(Text))
-    found_rows = select(key.label("key"), document.label("document")).where(
-        among(connection, d.id_number, wanted)
+    f = found.c
+    head = person_json(
+        dialect,
+        as_of,
+        f.last_certified_on,
+        f.last_certification_channel,
+        no_enrollments_json(dialect),
     )
-    rows = found_rows.subquery()
+    # `..."enrollments":[]}` (PostgreSQL: `"enrollments" : []}`) less its `[]}`, then the
+    # stored array, which closes the document
+    document = func.rtrim(sql_cast(head, Text), "[]}").concat(f.document_enrollments)
+    key = f.id_number.concat(" ").concat(f.person_id.cast(Text))
+    rows = (
+        select(key.label("key"), document.label("document"))
+        .select_from(found.outerjoin(state_t, state_t.c.person_id == f.person_id))
+        .subquery()
+    )
     # Two texts, the keys and the documents, each of every row joined (one row for the driver
     # to hand over: batchjson.as_one_text); both aggregates read the same rows in the same
     # order. The documents are split once, not copied again out of a `key document` line.
@@ -56,10 +93,10 @@ def stored_statuses(
     ).one()
     if not keys:
         return {}
-    found: dict[str, tuple[int, str]] = {}
+    answers: dict[str, tuple[int, str]] = {}
     for pair, text in zip(
         keys.split(RECORD_SEPARATOR), documents.split(RECORD_SEPARATOR), strict=True
     ):
         id_number, _, person_id = pair.partition(" ")
-        found[id_number] = (int(person_id), text)
-    return found
+        answers[id_number] = (int(person_id), text)
+    return answers

@@ -2,19 +2,21 @@
 
 A batch of 10,000 ID numbers joined people, person_state and enrollments and built each
 person's JSON in the database: ~365-400 ms of CPU per call at Bozhou scale, too much for four
-concurrent clients on two cores. `status_documents` holds each person's answer prebuilt (all
-but `certified`, which depends on the day asked about), keyed by the ID number: a batch is one
-probe per number.
+concurrent clients on two cores. `status_documents` holds, keyed by the ID number, what of a
+person's answer changes rarely: their person id, the registry's own certification
+(people.last_certified_on / last_certification_channel: the answer's values where the state
+has none) and their benefits as the answer's JSON text. A batch probes it once per number,
+then reads person_state by person id (lifesign.web.api.statusdocs).
 
-Triggers, not application code, keep it in step: the pass's bulk writes, the manual channels,
-the lifecycle, registry imports and tests all write these three tables, and a database
-trigger is the one place none of them can forget. person_state's update trigger fires only
-when a column of the answer changes (the daily pass rewrites ~96 k state rows a day for its
-evidence dates). Each trigger rewrites the part of the person's row its table feeds (a state
-change the state part, in place; a benefit the enrollments part; a person the whole row) with
-the SAME JSON functions lifesign.web.api.batchjson uses for its reference answer, so the text
-is byte for byte the same (tests/web/api/test_status_documents.py compares every person on
-both backends). What the triggers cost the pass: docs/api.md, Performance.
+Triggers, not application code, keep it in step: registry imports, the lifecycle, the manual
+channels and tests all write people and enrollments, and a database trigger is the one place
+none of them can forget. A person's row rewrites their document, a benefit the enrollments
+part, with the SAME JSON functions lifesign.web.api.batchjson uses for its reference answer,
+so the text is byte for byte the same (tests/web/api/test_status_documents.py compares every
+person on both backends). No trigger on person_state, and no state in the document: the
+daily pass writes ~45 k certifications a Bozhou day, and triggers rewriting a document for
+each cost the day +4.6 s CPU (docs/certification.md, 2026-11-29) — the batch reads the state
+instead (docs/decisions.md, 19).
 
 Revision ID: 0011
 Revises: 0010
@@ -31,112 +33,54 @@ down_revision = "0010"
 branch_labels = None
 depends_on = None
 
-# The columns each table's answer part is made of: an update of any other column (the pass
-# rewrites person_state's evidence dates for ~96 k persons a day) leaves the documents alone.
-STATE_COLUMNS = ("status", "valid_until", "last_certified_on", "channel", "person_id")
+# The columns each table's document part is made of: an update of any other column (an
+# amount, a name, a phone) leaves the documents alone.
 ENROLLMENT_COLUMNS = ("program", "status", "external_ref", "person_id")
 PEOPLE_COLUMNS = ("id_number", "last_certified_on", "last_certification_channel")
 
-# A document is four texts: head + `true`/`false` (certified, decided at read time) + state +
-# enrollments. Each part is built by the JSON functions of the reference answer
-# (lifesign.web.api.batchjson): SQLite's json_object writes `"k":v` joined by `,`,
-# PostgreSQL's json_build_object `"k" : v` joined by `, `. The state part is the object of the
-# state's keys with an empty `enrollments` last, its `{` and `[]}` cut off; the enrollments
-# part closes the document. {status}, {valid_until}, {certified_on}, {channel}: the values'
-# SQL; {person}: the person id's.
-PARTS = {
-    "sqlite": {
-        "head": """'{{"status":' || json_quote({status}) || ',"certified":'""",
-        "state": """',' || substr(rtrim(json_object(
-            'valid_until', {valid_until}, 'last_certified_on', {certified_on},
-            'last_channel', {channel}, 'enrollments', json('[]')), '[]}}'), 2)""",
-        "enrollments": """(
-            SELECT json_group_array(json(json_object(
-                'program', e.program, 'status', e.status, 'external_ref', e.external_ref)))
-            FROM enrollments AS e WHERE e.person_id = {person}) || '}}'""",
-    },
-    "postgresql": {
-        "head": """'{{"status" : ' || to_json(({status})::text)::text || ', "certified" : '""",
-        "state": """', ' || substr(rtrim(json_build_object(
-            'valid_until', {valid_until}, 'last_certified_on', {certified_on},
-            'last_channel', {channel}, 'enrollments', '[]'::json)::text, '[]}}'), 2)""",
-        # in enrollment order (the reference's too): a heap's order changes with updates
-        "enrollments": """(
-            SELECT coalesce(json_agg(json_build_object(
-                'program', e.program, 'status', e.status, 'external_ref', e.external_ref)
-                ORDER BY e.enrollment_id), '[]'::json)
-            FROM enrollments AS e WHERE e.person_id = {person})::text || '}}'""",
-    },
+# The enrollments part: the person's benefits as the reference (lifesign.web.api.batchjson)
+# writes them, closing the document — the reader builds the object of the state's keys with an
+# empty `enrollments` last and puts this in place of its `[]}`. SQLite's json_object writes
+# `"k":v` joined by `,`, PostgreSQL's json_build_object `"k" : v` joined by `, `; the array is
+# built here by the same functions as in the reference, so the text is the same. {person}: the
+# person id's SQL.
+ENROLLMENTS = {
+    "sqlite": """(
+        SELECT json_group_array(json(json_object(
+            'program', e.program, 'status', e.status, 'external_ref', e.external_ref)))
+        FROM enrollments AS e WHERE e.person_id = {person}) || '}}'""",
+    # in enrollment order (the reference's too): a heap's order changes with updates
+    "postgresql": """(
+        SELECT coalesce(json_agg(json_build_object(
+            'program', e.program, 'status', e.status, 'external_ref', e.external_ref)
+            ORDER BY e.enrollment_id), '[]'::json)
+        FROM enrollments AS e WHERE e.person_id = {person})::text || '}}'""",
 }
-PERSONS = "people AS p LEFT OUTER JOIN person_state AS s ON s.person_id = p.person_id"
-# The state's values as the reference reads them: the state's, else the registry's own.
-JOINED = {
-    "status": "coalesce(s.status, 'alive')",
-    "valid_until": "s.valid_until",
-    "certified_on": "coalesce(s.last_certified_on, p.last_certified_on)",
-    "channel": "coalesce(s.channel, p.last_certification_channel)",
-}
-
-
-def _registry(column: str, person: str) -> str:
-    return f"(SELECT {column} FROM people WHERE person_id = {person})"
 
 
 def _insert(dialect: str, where: str) -> str:
-    """Insert the whole documents of the persons (with an ID number) `where` selects."""
-    part = PARTS[dialect]
+    """Insert the documents of the persons (with an ID number) `where` selects."""
     return (
-        "INSERT INTO status_documents (id_number, person_id, status, valid_until, "
-        "document_head, document_state, document_enrollments)\n"
-        f"SELECT p.id_number, p.person_id, {JOINED['status']}, {JOINED['valid_until']},\n"
-        f"{part['head'].format(**JOINED)},\n{part['state'].format(**JOINED)},\n"
-        f"{part['enrollments'].format(person='p.person_id')}\n"
-        f"FROM {PERSONS} WHERE p.id_number IS NOT NULL AND {where}"
+        "INSERT INTO status_documents (id_number, person_id, last_certified_on, "
+        "last_certification_channel, document_enrollments)\n"
+        "SELECT p.id_number, p.person_id, p.last_certified_on, p.last_certification_channel,\n"
+        f"{ENROLLMENTS[dialect].format(person='p.person_id')}\n"
+        f"FROM people AS p WHERE p.id_number IS NOT NULL AND {where}"
     )
 
 
 def _rebuild(dialect: str, person: str) -> str:
-    """Rebuild a person's whole document (a new person, a new ID number: rare)."""
+    """Rebuild a person's document (a new person, a new ID number, the registry's own
+    certification changed: rare)."""
     return (
         f"DELETE FROM status_documents WHERE person_id = {person};\n"
         f"{_insert(dialect, f'p.person_id = {person}')};\n"
     )
 
 
-def _set_state(dialect: str, person: str, when: str = "") -> str:
-    """Rewrite the state parts of a person's document in place (one row of one B-tree).
-
-    From the trigger's own row — `person` is NEW.person_id (NEW holds the state) or
-    OLD.person_id (the state row is gone: the registry's values) — so that people is read only
-    where the state lacks a value (coalesce stops at the first value that is not null)."""
-    if person.startswith("NEW."):
-        values = {
-            "status": "coalesce(NEW.status, 'alive')",
-            "valid_until": "NEW.valid_until",
-            "certified_on": f"coalesce(NEW.last_certified_on, "
-            f"{_registry('last_certified_on', person)})",
-            "channel": f"coalesce(NEW.channel, {_registry('last_certification_channel', person)})",
-        }
-    else:
-        values = {
-            "status": "'alive'",
-            "valid_until": "NULL",
-            "certified_on": _registry("last_certified_on", person),
-            "channel": _registry("last_certification_channel", person),
-        }
-    part = PARTS[dialect]
-    return (
-        f"UPDATE status_documents SET status = {values['status']}, "
-        f"valid_until = {values['valid_until']},\n"
-        f"document_head = {part['head'].format(**values)},\n"
-        f"document_state = {part['state'].format(**values)}\n"
-        f"WHERE person_id = {person}{when};\n"
-    )
-
-
 def _set_enrollments(dialect: str, person: str, when: str = "") -> str:
     """Rewrite the enrollments part of a person's document."""
-    enrollments = PARTS[dialect]["enrollments"].format(person=person)
+    enrollments = ENROLLMENTS[dialect].format(person=person)
     return (
         f"UPDATE status_documents SET document_enrollments = {enrollments}\n"
         f"WHERE person_id = {person}{when};\n"
@@ -147,29 +91,22 @@ def _changed(columns: tuple[str, ...], differ: str) -> str:
     return " OR ".join(f"OLD.{c} {differ} NEW.{c}" for c in columns)
 
 
-# table -> (its columns in the answer, the statements that follow a person's row of it)
-FOLLOW = {
-    "person_state": (STATE_COLUMNS, _set_state),
-    "enrollments": (ENROLLMENT_COLUMNS, _set_enrollments),
-}
-
-
 def _sqlite_triggers() -> list[str]:
-    triggers = []
-    # the old person's part too if a row moved to another person (never a cost otherwise:
+    # the old person's part too if a benefit moved to another person (never a cost otherwise:
     # SQLite skips a statement whose WHERE has a false constant term)
     moved = " AND OLD.person_id <> NEW.person_id"
-    for table, (columns, follow) in FOLLOW.items():
-        name = f"status_documents_{table}"
-        triggers += [
-            f"CREATE TRIGGER {name}_insert AFTER INSERT ON {table} BEGIN\n"
-            f"{follow('sqlite', 'NEW.person_id')}END",
-            f"CREATE TRIGGER {name}_delete AFTER DELETE ON {table} BEGIN\n"
-            f"{follow('sqlite', 'OLD.person_id')}END",
-            f"CREATE TRIGGER {name}_update AFTER UPDATE OF {', '.join(columns)} ON {table}\n"
-            f"WHEN {_changed(columns, 'IS NOT')} BEGIN\n"
-            f"{follow('sqlite', 'OLD.person_id', moved)}{follow('sqlite', 'NEW.person_id')}END",
-        ]
+    name = "status_documents_enrollments"
+    columns = ", ".join(ENROLLMENT_COLUMNS)
+    triggers = [
+        f"CREATE TRIGGER {name}_insert AFTER INSERT ON enrollments BEGIN\n"
+        f"{_set_enrollments('sqlite', 'NEW.person_id')}END",
+        f"CREATE TRIGGER {name}_delete AFTER DELETE ON enrollments BEGIN\n"
+        f"{_set_enrollments('sqlite', 'OLD.person_id')}END",
+        f"CREATE TRIGGER {name}_update AFTER UPDATE OF {columns} ON enrollments\n"
+        f"WHEN {_changed(ENROLLMENT_COLUMNS, 'IS NOT')} BEGIN\n"
+        f"{_set_enrollments('sqlite', 'OLD.person_id', moved)}"
+        f"{_set_enrollments('sqlite', 'NEW.person_id')}END",
+    ]
     name = "status_documents_people"
     triggers += [
         f"CREATE TRIGGER {name}_insert AFTER INSERT ON people BEGIN\n"
@@ -191,24 +128,21 @@ def _postgresql_function(name: str, body: str) -> str:
 
 
 def _postgresql_triggers() -> list[str]:
-    statements = []
-    for table, (columns, follow) in FOLLOW.items():
-        name = f"status_documents_{table}"
-        statements.append(
-            _postgresql_function(
-                name,
-                "IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.person_id <> NEW.person_id) "
-                f"THEN\n{follow('postgresql', 'OLD.person_id')}END IF;\n"
-                f"IF TG_OP <> 'DELETE' THEN\n{follow('postgresql', 'NEW.person_id')}END IF;\n",
-            )
-        )
-        statements += [
-            f"CREATE TRIGGER {name}_insert_delete AFTER INSERT OR DELETE ON {table} "
-            f"FOR EACH ROW EXECUTE FUNCTION {name}()",
-            f"CREATE TRIGGER {name}_update AFTER UPDATE OF {', '.join(columns)} ON {table} "
-            f"FOR EACH ROW WHEN ({_changed(columns, 'IS DISTINCT FROM')}) "
-            f"EXECUTE FUNCTION {name}()",
-        ]
+    name = "status_documents_enrollments"
+    statements = [
+        _postgresql_function(
+            name,
+            "IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.person_id <> NEW.person_id) "
+            f"THEN\n{_set_enrollments('postgresql', 'OLD.person_id')}END IF;\n"
+            f"IF TG_OP <> 'DELETE' THEN\n{_set_enrollments('postgresql', 'NEW.person_id')}"
+            "END IF;\n",
+        ),
+        f"CREATE TRIGGER {name}_insert_delete AFTER INSERT OR DELETE ON enrollments "
+        f"FOR EACH ROW EXECUTE FUNCTION {name}()",
+        f"CREATE TRIGGER {name}_update AFTER UPDATE OF {', '.join(ENROLLMENT_COLUMNS)} "
+        f"ON enrollments FOR EACH ROW WHEN ({_changed(ENROLLMENT_COLUMNS, 'IS DISTINCT FROM')}) "
+        f"EXECUTE FUNCTION {name}()",
+    ]
     name = "status_documents_people"
     statements += [
         _postgresql_function(
@@ -233,10 +167,8 @@ def upgrade() -> None:
         sa.Column(
             "person_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("valid_until", sa.Date(), nullable=True),
-        sa.Column("document_head", sa.Text(), nullable=False),
-        sa.Column("document_state", sa.Text(), nullable=False),
+        sa.Column("last_certified_on", sa.Date(), nullable=True),
+        sa.Column("last_certification_channel", sa.String(length=16), nullable=True),
         sa.Column("document_enrollments", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id_number", name=op.f("pk_status_documents")),
         sa.UniqueConstraint("person_id", name=op.f("uq_status_documents_person_id")),
@@ -251,6 +183,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
+    # person_state's too: a database at this revision as it first landed (2026-11-29, before
+    # its person_state triggers were taken out) still has them
     for table in ("person_state", "enrollments", "people"):
         name = f"status_documents_{table}"
         if sqlite:
