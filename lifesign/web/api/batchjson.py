@@ -93,16 +93,18 @@ def no_enrollments_json(dialect: str) -> Any:
 def person_json(
     dialect: str,
     as_of: dt.date,
+    state: Any,
     registry_certified_on: Any,
     registry_channel: Any,
     enrollments: Any,
 ) -> Any:
-    """A person's BatchPerson document as text, from person_state's columns (the query joins
-    it, outer), the registry's own certification where the state has none and the benefits'
-    JSON array. The one place the answer's text is built: the reference (compact_statuses) and
-    the read model (statusdocs) both build it here, so their bytes are the same."""
-    status = func.coalesce(state_t.c.status, literal("alive"))
-    certified = and_(status == "alive", state_t.c.valid_until >= as_of)
+    """A person's BatchPerson document as text, from person_state's columns `state` (the
+    query joins it, outer: `state_t.c` or a subquery's), the registry's own certification
+    where the state has none and the benefits' JSON array. The one place the answer's text is
+    built: the reference (compact_statuses) and the read model (statusdocs) both build it
+    here, so their bytes are the same."""
+    status = func.coalesce(state.status, literal("alive"))
+    certified = and_(status == "alive", state.valid_until >= as_of)
     if dialect == "sqlite":
         certified_json: Any = case((certified, func.json("true")), else_=func.json("false"))
     else:
@@ -112,12 +114,9 @@ def person_json(
         [
             ("status", status),
             ("certified", certified_json),
-            ("valid_until", state_t.c.valid_until),
-            (
-                "last_certified_on",
-                func.coalesce(state_t.c.last_certified_on, registry_certified_on),
-            ),
-            ("last_channel", func.coalesce(state_t.c.channel, registry_channel)),
+            ("valid_until", state.valid_until),
+            ("last_certified_on", func.coalesce(state.last_certified_on, registry_certified_on)),
+            ("last_channel", func.coalesce(state.channel, registry_channel)),
             ("enrollments", enrollments),
         ],
     )
@@ -129,6 +128,7 @@ def _person_json(dialect: str, as_of: dt.date, person_id: Any) -> Any:
     return person_json(
         dialect,
         as_of,
+        state_t.c,
         _registry(people_t.c.last_certified_on, person_id),
         _registry(people_t.c.last_certification_channel, person_id),
         _enrollments_json(dialect, person_id),

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Connection, Table, Text, func, select
+from sqlalchemy import Connection, Table, Text, func, select, true
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.sql.functions import aggregate_strings
 
@@ -66,9 +66,21 @@ def stored_statuses(
         .prefix_with("MATERIALIZED")
     )
     f = found.c
+    if dialect == "postgresql":
+        # one index probe per document, in the CTE's order: as a plain join the planner, seeing
+        # ~10,000 rows against 1.36 M, may hash all of person_state instead; a LIMIT keeps the
+        # subquery from being pulled up into such a join (person_id is the key: one row at most)
+        state: Any = (
+            select(state_t).where(state_t.c.person_id == f.person_id).limit(1).lateral("state")
+        )
+        joined = found.outerjoin(state, true())
+    else:  # SQLite probes the key of the LEFT JOIN's right side for each row, in order
+        state = state_t
+        joined = found.outerjoin(state_t, state_t.c.person_id == f.person_id)
     head = person_json(
         dialect,
         as_of,
+        state.c,
         f.last_certified_on,
         f.last_certification_channel,
         no_enrollments_json(dialect),
@@ -77,11 +89,7 @@ def stored_statuses(
     # stored array, which closes the document
     document = func.rtrim(sql_cast(head, Text), "[]}").concat(f.document_enrollments)
     key = f.id_number.concat(" ").concat(f.person_id.cast(Text))
-    rows = (
-        select(key.label("key"), document.label("document"))
-        .select_from(found.outerjoin(state_t, state_t.c.person_id == f.person_id))
-        .subquery()
-    )
+    rows = select(key.label("key"), document.label("document")).select_from(joined).subquery()
     # Two texts, the keys and the documents, each of every row joined (one row for the driver
     # to hand over: batchjson.as_one_text); both aggregates read the same rows in the same
     # order. The documents are split once, not copied again out of a `key document` line.
