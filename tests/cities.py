@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from lifesign.catalog import Catalog, load_catalog
+from lifesign.config import Settings, load_settings
 from lifesign.synth.city import CityReport, build_city
 from lifesign.synth.config import SynthConfig
 
@@ -48,3 +49,37 @@ def synthetic_city(
         report = build_city(config, catalog or load_catalog(None), feeds=feeds)
         _built[key] = BuiltCity(root, config, report)
     return _built[key]
+
+
+def replayed_home(
+    root: Path, *, recipients: int, seed: int, history_days: int, replay_days: int
+) -> Settings:
+    """A home on SQLite in `root`/home for a city of `recipients` and `seed` (built in
+    `root`/city): its registry imported, the first `history_days` of its window loaded as
+    history, then `replay_days` replayed day by day (`lifesign replay`), and the demo accounts
+    (one per role) created."""
+    import datetime as dt
+    import os
+
+    from lifesign.replay.runner import Replay, default_period
+    from lifesign.replay.truth import read_window
+    from lifesign.store import open_database
+    from lifesign.web.demo_accounts import create_demo_accounts
+
+    os.environ.setdefault("LIFESIGN_LAKE_FSYNC", "0")  # a throwaway home: no power loss
+    catalog = load_catalog(None)
+    city = root / "city"
+    build_city(SynthConfig(recipients=recipients, seed=seed, out=city, workers=1), catalog)
+    home = root / "home"
+    settings = load_settings(home=home, database_url=f"sqlite:///{home / 'lifesign.db'}")
+    settings.ensure_home()
+    window = read_window(city)
+    first = window.start + dt.timedelta(days=history_days)
+    period = default_period(window, first, first + dt.timedelta(days=replay_days - 1))
+    Replay(settings, city, period, catalog=catalog).run()
+    engine = open_database(settings)
+    try:
+        create_demo_accounts(engine, catalog)
+    finally:
+        engine.dispose()
+    return settings

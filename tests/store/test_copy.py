@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
-import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -23,11 +22,12 @@ from sqlalchemy.engine import make_url
 
 from lifesign.catalog import load_catalog
 from lifesign.cli import cli
-from lifesign.config import Settings, load_settings
+from lifesign.config import Settings
 from lifesign.store import make_engine, migrate
 from lifesign.store.copy import DatabaseCopyError, copy_database, lock_wait_seconds
 from lifesign.store.models import Batch, Person
 from lifesign.store.schema import metadata
+from tests.cities import replayed_home
 
 CITY_RECIPIENTS = 300
 CITY_SEED = 29
@@ -57,32 +57,19 @@ on_postgresql = pytest.mark.parametrize("database_url", ["postgresql"], indirect
 def city_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """A replayed city's home on SQLite (registry, evidence, passes and daily runs), with the
     demo accounts and one API token: the source of the copies (read-only)."""
-    from lifesign.replay.runner import Replay, default_period
-    from lifesign.replay.truth import read_window
     from lifesign.store import open_database
-    from lifesign.synth.city import build_city
-    from lifesign.synth.config import SynthConfig
     from lifesign.web.api.tokens import create_token
-    from lifesign.web.demo_accounts import create_demo_accounts
 
-    os.environ.setdefault("LIFESIGN_LAKE_FSYNC", "0")
-    root = tmp_path_factory.mktemp("copy-city")
-    catalog = load_catalog(None)
-    city = root / "city"
-    build_city(
-        SynthConfig(recipients=CITY_RECIPIENTS, seed=CITY_SEED, out=city, workers=1), catalog
+    settings = replayed_home(
+        tmp_path_factory.mktemp("copy-city"),
+        recipients=CITY_RECIPIENTS,
+        seed=CITY_SEED,
+        history_days=HISTORY_DAYS,
+        replay_days=REPLAY_DAYS,
     )
-    home = root / "home"
-    settings = load_settings(home=home, database_url=f"sqlite:///{home / 'lifesign.db'}")
-    settings.ensure_home()
-    window = read_window(city)
-    first = window.start + dt.timedelta(days=HISTORY_DAYS)
-    period = default_period(window, first, first + dt.timedelta(days=REPLAY_DAYS - 1))
-    Replay(settings, city, period, catalog=catalog).run()
     engine = open_database(settings)
     try:
-        create_demo_accounts(engine, catalog)
-        create_token(engine, catalog, department="hrss", name="copy-test")
+        create_token(engine, load_catalog(None), department="hrss", name="copy-test")
     finally:
         engine.dispose()
     yield settings

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -26,9 +25,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from lifesign.catalog import load_catalog
 from lifesign.config import Settings, load_settings
-from lifesign.web.demo_accounts import DemoLogin, create_demo_accounts
+from lifesign.web.demo_accounts import DemoLogin
+from tests.cities import replayed_home
 
 CITY_RECIPIENTS = 300
 CITY_SEED = 11
@@ -43,31 +42,13 @@ def _settings(home: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def web_city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    from lifesign.replay.runner import Replay, default_period
-    from lifesign.replay.truth import read_window
-    from lifesign.store import open_database
-    from lifesign.synth.city import build_city
-    from lifesign.synth.config import SynthConfig
-
-    os.environ.setdefault("LIFESIGN_LAKE_FSYNC", "0")
-    root = tmp_path_factory.mktemp("web-city")
-    catalog = load_catalog(None)
-    city = root / "city"
-    build_city(
-        SynthConfig(recipients=CITY_RECIPIENTS, seed=CITY_SEED, out=city, workers=1), catalog
+    yield replayed_home(
+        tmp_path_factory.mktemp("web-city"),
+        recipients=CITY_RECIPIENTS,
+        seed=CITY_SEED,
+        history_days=HISTORY_DAYS,
+        replay_days=REPLAY_DAYS,
     )
-    settings = _settings(root / "home")
-    settings.ensure_home()
-    window = read_window(city)
-    first = window.start + dt.timedelta(days=HISTORY_DAYS)
-    period = default_period(window, first, first + dt.timedelta(days=REPLAY_DAYS - 1))
-    Replay(settings, city, period, catalog=catalog).run()
-    engine = open_database(settings)
-    try:
-        create_demo_accounts(engine, catalog)
-    finally:
-        engine.dispose()
-    yield settings
 
 
 @pytest.fixture(scope="session")
