@@ -669,6 +669,17 @@ def _stored_rows(
     return table.cast(schema)
 
 
+def _field_sets(
+    duck: duckdb.DuckDBPyConnection, sql: str, names: Sequence[str]
+) -> list[tuple[int, list[str]]]:
+    """Each distinct bit set `sql` answers (bit i: names[i] moved, as merge.sql's
+    written_fields and state.sql's moved_fields count them), with the names it stands for."""
+    return [
+        (int(bits), [name for bit, name in enumerate(names) if int(bits) >> bit & 1])
+        for (bits,) in duck.execute(sql).fetchall()
+    ]
+
+
 def _sql_literal(value: object) -> str:
     if value is None:
         return "NULL"
@@ -882,10 +893,11 @@ def _decide_and_write(
     # A stored row is updated in the columns that moved only (state.sql: moved_fields), one
     # UPDATE per set of columns: most rows a day move their evidence dates only, and
     # valid_until left out of the SET leaves its index alone (96 k rows a Bozhou day).
-    for (bits,) in duck.execute(
-        "SELECT DISTINCT moved_fields FROM new_state WHERE has_row = 1 AND changed = 1 ORDER BY 1"
-    ).fetchall():
-        moved = [name for bit, name in enumerate(STATE_MOVES) if int(bits) >> bit & 1]
+    for bits, moved in _field_sets(
+        duck,
+        "SELECT DISTINCT moved_fields FROM new_state WHERE has_row = 1 AND changed = 1 ORDER BY 1",
+        STATE_MOVES,
+    ):
         statedb.update_rows(
             connection,
             "person_state",
@@ -893,7 +905,7 @@ def _decide_and_write(
             (*moved, "updated_on"),
             duck.execute(
                 f"SELECT person_id, {', '.join(as_text(c) for c in (*moved, 'updated_on'))} "
-                f"FROM new_state WHERE has_row = 1 AND changed = 1 AND moved_fields = {int(bits)} "
+                f"FROM new_state WHERE has_row = 1 AND changed = 1 AND moved_fields = {bits} "
                 "ORDER BY person_id"
             ).fetchall(),
         )
@@ -932,17 +944,18 @@ def _decide_and_write(
         # A stored row is updated in the fields that moved only (most days: the latest weak
         # or strong record), one UPDATE per set of fields: a third of the binding and record
         # building of a whole row (96 k rows a Bozhou day: 1.4-1.7 -> 0.9 s CPU apart).
-        for (bits,) in duck.execute(
+        for bits, moved in _field_sets(
+            duck,
             "SELECT DISTINCT written_fields FROM merged WHERE written = 1 AND is_absent = 0 "
-            "ORDER BY 1"
-        ).fetchall():
-            moved = [name for bit, name in enumerate(FIELDS) if int(bits) >> bit & 1]
+            "ORDER BY 1",
+            tuple(FIELDS),
+        ):
             statedb.update_rows(
                 connection,
                 "evidence_summary",
                 "person_id",
                 (*(f"{name}_{part}" for name in moved for part in ("time", "ref")), "as_of"),
-                summary_rows(moved, f"is_absent = 0 AND written_fields = {int(bits)}"),
+                summary_rows(moved, f"is_absent = 0 AND written_fields = {bits}"),
             )
     phase("write summary")
 

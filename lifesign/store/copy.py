@@ -40,7 +40,7 @@ from typing import Any
 
 import psycopg
 import yaml
-from sqlalchemy import Connection, Table, make_url, text
+from sqlalchemy import URL, Connection, Table, make_url, text
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
 from lifesign.errors import LifesignError, Location
@@ -187,14 +187,19 @@ def _copy_tables(
 # ------------------------------------------------------------------------ source and target
 
 
-def _sqlite_file(url: str) -> Path:
-    """The SQLite file of `url`, which must exist (the copy never creates a source)."""
+def _parsed_url(url: str, side: str, key: str) -> URL:
+    """`url` parsed; an unparsable one is the copy's error on its `side` (source, target)."""
     try:
-        parsed = make_url(url)
+        return make_url(url)
     except ArgumentError as error:
         raise DatabaseCopyError(
-            "the source database URL is not valid", str(error), Location(key="database URL")
+            f"the {side} database URL is not valid", str(error), Location(key=key)
         ) from None
+
+
+def _sqlite_file(url: str) -> Path:
+    """The SQLite file of `url`, which must exist (the copy never creates a source)."""
+    parsed = _parsed_url(url, "source", "database URL")
     if parsed.get_backend_name() != "sqlite":
         raise DatabaseCopyError(
             "the source database is not SQLite",
@@ -213,12 +218,7 @@ def _sqlite_file(url: str) -> Path:
 
 
 def _require_postgresql(url: str) -> None:
-    try:
-        backend = make_url(url).get_backend_name()
-    except ArgumentError as error:
-        raise DatabaseCopyError(
-            "the target database URL is not valid", str(error), Location(key="--to")
-        ) from None
+    backend = _parsed_url(url, "target", "--to").get_backend_name()
     if backend != "postgresql":
         raise DatabaseCopyError(
             "the target database is not PostgreSQL",
