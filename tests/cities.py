@@ -18,6 +18,7 @@ from lifesign.catalog import Catalog, load_catalog
 from lifesign.config import Settings, load_settings
 from lifesign.synth.city import CityReport, build_city
 from lifesign.synth.config import SynthConfig
+from lifesign.web.auth import Principal
 
 
 @dataclass(frozen=True)
@@ -83,3 +84,18 @@ def replayed_home(
     finally:
         engine.dispose()
     return settings
+
+
+def department_principal(name: str, department: str = "hrss") -> Principal:
+    """The principal of a department's API token: no scope, so the batch status answers it
+    from the read model (the tests compare that answer with the join's)."""
+    return Principal(
+        user_id=None,
+        username=f"api:{department}/{name}",
+        role="department",
+        programs=frozenset(),
+        sources=frozenset(),
+        grids=frozenset(),
+        department=department,
+        lang="en",
+    )

@@ -27,7 +27,7 @@ from lifesign.store import make_engine, migrate
 from lifesign.store.copy import DatabaseCopyError, copy_database, lock_wait_seconds
 from lifesign.store.models import Batch, Person
 from lifesign.store.schema import metadata
-from tests.cities import replayed_home
+from tests.cities import department_principal, replayed_home
 
 CITY_RECIPIENTS = 300
 CITY_SEED = 29
@@ -296,18 +296,8 @@ def test_the_copied_read_model_answers_as_the_join_does(
     the triggers, on again, keep it in step with a write made after the copy."""
     from lifesign.web.api.batchjson import compact_statuses
     from lifesign.web.api.statusdocs import stored_statuses
-    from lifesign.web.auth import Principal
 
-    department = Principal(
-        user_id=None,
-        username="api:hrss/copy-test",
-        role="department",
-        programs=frozenset(),
-        sources=frozenset(),
-        grids=frozenset(),
-        department="hrss",
-        lang="en",
-    )
+    department = department_principal("copy-test")
     copy_database(city_home.database_url, database_url)
     people = Person.__table__
     assert isinstance(people, Table)

@@ -30,7 +30,7 @@ from lifesign.web.api.batchjson import compact_statuses
 from lifesign.web.api.models import StatusDocument
 from lifesign.web.api.schemas import BatchPerson
 from lifesign.web.api.statusdocs import stored_statuses
-from lifesign.web.auth import Principal
+from tests.cities import department_principal
 from tests.lifecycle.conftest import LifecycleCity, drop_into_inbox, home_with_registry
 from tests.web.api.conftest import Recipient, id_number
 
@@ -46,16 +46,7 @@ FIRST_DAY = dt.date(2024, 12, 1)
 AT = dt.time(10, 0, tzinfo=dt.UTC)
 ENROLLMENTS = "document_enrollments"  # the part a benefit's write rewrites
 # a department token's principal: no scope, so the batch reads the read model
-DEPARTMENT = Principal(
-    user_id=None,
-    username="api:hrss/test",
-    role="department",
-    programs=frozenset(),
-    sources=frozenset(),
-    grids=frozenset(),
-    department="hrss",
-    lang="en",
-)
+DEPARTMENT = department_principal("test")
 
 
 def assert_read_model_matches(connection: Connection, *days: dt.date) -> dict[str, str]:
