@@ -129,6 +129,11 @@ def main() -> None:
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--prepare-only",
+        action="store_true",
+        help="stop before appending the timed day (the home can then be copied for an A/B)",
+    )
     args = parser.parse_args()
 
     from lifesign.catalog import load_catalog
@@ -187,6 +192,9 @@ def main() -> None:
             f"evidence store: {folded:,} batches folded in (untimed): "
             f"{time.perf_counter() - started:.1f} s"
         )
+    if args.prepare_only:
+        print(f"prepared: the next day is {last + dt.timedelta(days=1)}")
+        return
     day = last + dt.timedelta(days=1)
     started = time.perf_counter()
     rows = append_day(settings, engine, day, args.records, args.seed)
