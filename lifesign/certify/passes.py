@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import itertools
 import json
 import os
 import re
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -43,7 +44,7 @@ import pyarrow as pa
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, text, update
 
 from lifesign.catalog import Catalog
-from lifesign.certify import statedb
+from lifesign.certify import statedb, statewrite
 from lifesign.certify.ledger import STATE_FIELDS, advance_state
 from lifesign.certify.models import (
     AppliedBatch,
@@ -584,6 +585,7 @@ REF_COLUMNS = tuple(f"{name}_ref" for name in FIELDS)
 SUMMARY_SCHEMA = pa.schema(
     [("person_id", pa.int64()), *((column, pa.string()) for column in REF_COLUMNS)]
 )
+KEY_SCHEMA = pa.schema([("person_id", pa.int64())])
 NARROW_SCHEMA = pa.schema(
     [("person_id", pa.int64()), ("status", pa.string()), ("certified_year", pa.int32())]
 )
@@ -799,7 +801,7 @@ def _decide_and_write(
 
     # the state of the persons concerned, seeds for those without one, periods
     if full:
-        _full_pass_concerned(connection, duck)
+        _full_pass_concerned(connection, duck, unseeded)
     else:
         duck.register("missing_in", missing.select(["person_id"]))
         run(duck, "CREATE OR REPLACE TEMP TABLE unseeded AS SELECT DISTINCT * FROM missing_in")
@@ -841,30 +843,42 @@ def _decide_and_write(
     )
     phase("decide")
 
-    report.certified += int(_scalar(duck, "SELECT count(*) FROM certified")) + len(certified_extra)
-    catalog_version = catalog.version
-    written = statedb.insert_rows(
+    # The silent certifications: only what varies is fetched and bound (statewrite), the
+    # rest are literals of the INSERT; the rare persons' ones (decided in Python) after them.
+    new_decisions = int(_scalar(duck, "SELECT count(*) FROM certified")) + len(certified_extra)
+    report.certified += new_decisions
+    ledger_rows = connection.execute(select(func.max(decisions_t.c.decision_id))).scalar() or 0
+    with statewrite.indexes_rebuilt(
         connection,
-        "decisions",
-        DECISION_COLUMNS,
-        duck.execute(
-            f"""
-            SELECT {_sql_literal(report.run_id)}, person_id, NULL, 'certified',
-                   CAST(effective_date AS VARCHAR), {_sql_literal(as_of.isoformat())}, 'auto',
-                   CAST(valid_until AS VARCHAR),
-                   CAST(json_array(json_object(
-                       'source', split_part(ref, '|', 2),
-                       'record_id', substr(ref, 23 + length(split_part(ref, '|', 2))
-                                               + length(split_part(ref, '|', 3))),
-                       'evidence_type', split_part(ref, '|', 3),
-                       'event_time', replace(substr(ref, 1, 19), ' ', 'T'))) AS VARCHAR),
-                   {_sql_literal(Rule.STRONG_ALIVE_CERTIFIES)}, {_sql_literal(catalog_version)},
-                   CAST(json_object('year', yr) AS VARCHAR)
-            FROM certified ORDER BY person_id, yr
-            """
-        ).fetchall()
-        + [_decision_tuple(row) for row in certified_extra],
-    )
+        decisions_t,
+        statewrite.rebuild_worthwhile(
+            new_decisions, int(ledger_rows), params.engine.index_rebuild_percent
+        ),
+    ):
+        written = statewrite.insert(
+            connection,
+            decisions_t,
+            CERTIFIED_VARYING,
+            itertools.chain(
+                _fetched(
+                    duck,
+                    """
+                    SELECT person_id, CAST(effective_date AS VARCHAR),
+                           CAST(valid_until AS VARCHAR),
+                           CAST(json_array(json_object(
+                               'source', split_part(ref, '|', 2),
+                               'record_id', substr(ref, 23 + length(split_part(ref, '|', 2))
+                                                       + length(split_part(ref, '|', 3))),
+                               'evidence_type', split_part(ref, '|', 3),
+                               'event_time', replace(substr(ref, 1, 19), ' ', 'T'))) AS VARCHAR),
+                           CAST(json_object('year', yr) AS VARCHAR)
+                    FROM certified ORDER BY person_id, yr
+                    """,
+                ),
+                (_certified_tuple(row) for row in certified_extra),
+            ),
+            fixed=_certified_fixed(as_of, catalog.version, report.run_id),
+        )
     report.decisions += written
     phase("write decisions")
 
@@ -881,15 +895,26 @@ def _decide_and_write(
     def as_text(column: str) -> str:
         return f"CAST({column} AS VARCHAR)" if column in date_columns else column
 
-    statedb.insert_rows(
+    # The seeds (persons without a state row): one INSERT per set of non-NULL columns.
+    seeds = int(_scalar(duck, "SELECT count(*) FROM new_state WHERE has_row = 0"))
+    state_rows = connection.execute(select(func.count()).select_from(state_t)).scalar_one()
+    with statewrite.indexes_rebuilt(
         connection,
-        "person_state",
-        STATE_COLUMNS,
-        duck.execute(
-            f"SELECT {', '.join(as_text(c) for c in STATE_COLUMNS)} FROM new_state "
-            "WHERE has_row = 0 ORDER BY person_id"
-        ).fetchall(),
-    )
+        state_t,
+        statewrite.rebuild_worthwhile(seeds, int(state_rows), params.engine.index_rebuild_percent),
+    ):
+        for columns in _non_null_sets(duck, "new_state", "has_row = 0", STATE_COLUMNS):
+            statewrite.insert(
+                connection,
+                state_t,
+                columns,
+                _fetched(
+                    duck,
+                    f"SELECT {', '.join(as_text(c) for c in columns)} FROM new_state "
+                    f"WHERE has_row = 0 AND {_non_null_mask(STATE_COLUMNS)} = "
+                    f"{_mask_of(columns, STATE_COLUMNS)} ORDER BY person_id",
+                ),
+            )
     # A stored row is updated in the columns that moved only (state.sql: moved_fields), one
     # UPDATE per set of columns: most rows a day move their evidence dates only, and
     # valid_until left out of the SET leaves its index alone (96 k rows a Bozhou day).
@@ -921,26 +946,34 @@ def _decide_and_write(
             f"FROM merged WHERE written = 1 AND {where} ORDER BY person_id"
         ).fetchall()
 
+    def insert_summary(where: str) -> None:
+        """The rows of `merged` to write that the table does not hold (`is_absent` is exact:
+        the rows read are every row of the persons found), one INSERT per set of non-NULL
+        refs; each `*_time` is computed from its ref by the database, as_of is a literal."""
+        condition = f"written = 1 AND {where}"
+        for columns in _non_null_sets(duck, "merged", condition, SUMMARY_KEYED):
+            statewrite.insert(
+                connection,
+                summary_t,
+                columns,
+                _fetched(
+                    duck,
+                    f"SELECT {', '.join(columns)} FROM merged WHERE {condition} AND "
+                    f"{_non_null_mask(SUMMARY_KEYED)} = {_mask_of(columns, SUMMARY_KEYED)} "
+                    "ORDER BY person_id",
+                ),
+                fixed={"as_of": as_of},
+                times_of={f"{c.removesuffix('_ref')}_time": c for c in columns[1:]},
+            )
+
     if rewrite_summary:
         connection.execute(delete(summary_t))
-        statedb.insert_rows(
-            connection,
-            "evidence_summary",
-            ("person_id", *SUMMARY_COLUMNS),
-            summary_rows(list(FIELDS), "true"),
-        )
+        insert_summary("true")
     else:
         for start in range(0, len(stale), statedb.IDS_PER_QUERY):
             chunk = stale[start : start + statedb.IDS_PER_QUERY]
             connection.execute(delete(summary_t).where(summary_t.c.person_id.in_(chunk)))
-        statedb.update_rows(
-            connection,
-            "evidence_summary",
-            "person_id",
-            SUMMARY_COLUMNS,
-            summary_rows(list(FIELDS), "is_absent = 1"),
-            upsert=True,
-        )
+        insert_summary("is_absent = 1")
         # A stored row is updated in the fields that moved only (most days: the latest weak
         # or strong record), one UPDATE per set of fields: a third of the binding and record
         # building of a whole row (96 k rows a Bozhou day: 1.4-1.7 -> 0.9 s CPU apart).
@@ -960,23 +993,109 @@ def _decide_and_write(
     phase("write summary")
 
 
-def _full_pass_concerned(connection: Connection, duck: duckdb.DuckDBPyConnection) -> None:
+# The silent certifications' columns that vary (statewrite.insert), and those that do not.
+CERTIFIED_VARYING = ("person_id", "effective_date", "valid_until", "evidence", "details")
+# The summary's key and refs, in merge.sql's order (each ref's time is derived from it).
+SUMMARY_KEYED = ("person_id", *REF_COLUMNS)
+# Rows per DuckDB fetch when streaming rows to the state database (bounded memory).
+FETCH_ROWS = 100_000
+
+
+def _certified_fixed(as_of: dt.date, catalog_version: str, run_id: int | None) -> dict[str, Any]:
+    """The columns of a silent certification that are the same on every row of a pass."""
+    return {
+        "run_id": run_id,
+        "kind": "certified",
+        "decided_on": as_of,
+        "channel": "auto",
+        "rule": Rule.STRONG_ALIVE_CERTIFIES,
+        "catalog_version": catalog_version,
+    }
+
+
+def _certified_tuple(row: dict[str, Any]) -> tuple[Any, ...]:
+    """A silent certification decided in Python (`_decision_row`) as the CERTIFIED_VARYING
+    tuple; its other columns are `_certified_fixed`'s."""
+    assert row["kind"] == "certified" and row["rule"] == Rule.STRONG_ALIVE_CERTIFIES
+    return tuple(
+        value
+        for column, value in zip(DECISION_COLUMNS, _decision_tuple(row), strict=True)
+        if column in CERTIFIED_VARYING
+    )
+
+
+def _fetched(duck: duckdb.DuckDBPyConnection, sql: str) -> Iterator[tuple[Any, ...]]:
+    """The rows of `sql`, fetched a batch at a time (the caller consumes them before its next
+    DuckDB query)."""
+    result = duck.execute(sql)
+    while rows := result.fetchmany(FETCH_ROWS):
+        yield from rows
+
+
+def _non_null_mask(columns: Sequence[str]) -> str:
+    """SQL: which of `columns` are not NULL, one bit each (bit i: columns[i])."""
+    return (
+        "("
+        + " + ".join(
+            f"CASE WHEN {column} IS NULL THEN 0 ELSE {1 << bit} END"
+            for bit, column in enumerate(columns)
+        )
+        + ")"
+    )
+
+
+def _mask_of(present: Sequence[str], columns: Sequence[str]) -> int:
+    return sum(1 << columns.index(column) for column in present)
+
+
+def _non_null_sets(
+    duck: duckdb.DuckDBPyConnection, table: str, where: str, columns: Sequence[str]
+) -> list[tuple[str, ...]]:
+    """Each distinct set of `columns` not NULL together in the rows of `table` that match
+    `where` (a NULL bound by sqlite3 costs more than a value: each set is written apart,
+    its NULL columns left out)."""
+    return [
+        tuple(column for bit, column in enumerate(columns) if int(bits) >> bit & 1)
+        for (bits,) in duck.execute(
+            f"SELECT DISTINCT {_non_null_mask(columns)} FROM {table} WHERE {where} ORDER BY 1"
+        ).fetchall()
+    ]
+
+
+def _full_pass_concerned(
+    connection: Connection, duck: duckdb.DuckDBPyConnection, unseeded: bool
+) -> None:
     """A full pass recomputes every person's summary, but the rules need to look again only
     at the persons whose stored summary changes (`written`), who have no state row yet (they
     get a seed), or who have a candidate certification for a year after the one they were
     last certified silently in (alive): the others were decided on this same summary by an
-    earlier pass, as an incremental pass leaves them. Reads one narrow column set of every
-    state row instead of every state row (a second full pass touches almost nobody). Sets
-    `merged.touched` and makes the DuckDB table `unseeded`."""
+    earlier pass, as an incremental pass leaves them. Sets `merged.touched` and makes the
+    DuckDB table `unseeded`.
+
+    Reads of the state rows only what can matter: every person_id when some registry
+    persons have no state row (`unseeded`, from the tables' row counts), else none; and the
+    alive persons certified silently before the latest candidate year (or never) — a second
+    full pass in the same year reads almost nobody's."""
+    latest_year = _scalar(duck, "SELECT max(yr) FROM found_candidates")
     narrow = statedb.read_arrow(
-        connection, "SELECT person_id, status, certified_year FROM person_state", NARROW_SCHEMA
+        connection,
+        "SELECT person_id, status, certified_year FROM person_state WHERE status = 'alive' AND "
+        f"(certified_year IS NULL OR certified_year < {int(latest_year or 0)})",
+        NARROW_SCHEMA,
     )
     duck.register("narrow_state", narrow)
-    run(
-        duck,
-        "CREATE OR REPLACE TEMP TABLE unseeded AS SELECT person_id FROM people AS p "
-        "WHERE NOT EXISTS (SELECT 1 FROM narrow_state AS s WHERE s.person_id = p.person_id)",
-    )
+    if unseeded:
+        having = statedb.read_arrow(connection, "SELECT person_id FROM person_state", KEY_SCHEMA)
+        duck.register("state_keys", having)
+        run(
+            duck,
+            "CREATE OR REPLACE TEMP TABLE unseeded AS SELECT person_id FROM people AS p "
+            "WHERE NOT EXISTS (SELECT 1 FROM state_keys AS s WHERE s.person_id = p.person_id)",
+        )
+        duck.unregister("state_keys")
+        del having
+    else:
+        run(duck, "CREATE OR REPLACE TEMP TABLE unseeded AS SELECT person_id FROM people LIMIT 0")
     run(
         duck,
         """

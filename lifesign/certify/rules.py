@@ -41,6 +41,8 @@ class PassEngine:
     memory_limit_mib: int
     sqlite_cache_mib: int  # the full pass
     sqlite_cache_mib_incremental: int  # the incremental pass
+    # a load of at least this % of a table's rows rebuilds its secondary indexes after it
+    index_rebuild_percent: int = 100
 
 
 @dataclass(frozen=True)
@@ -102,10 +104,11 @@ def _pass_engine(data: Any, path: Path) -> PassEngine:
         "memory_limit_mib",
         "sqlite_cache_mib",
         "sqlite_cache_mib_incremental",
+        "index_rebuild_percent",
     }:
         raise LifesignError(
-            "pass_engine must be a mapping of threads, memory_limit_mib, sqlite_cache_mib and "
-            "sqlite_cache_mib_incremental",
+            "pass_engine must be a mapping of threads, memory_limit_mib, sqlite_cache_mib, "
+            "sqlite_cache_mib_incremental and index_rebuild_percent",
             f"found {data!r}",
             Location(file=str(path), key="pass_engine"),
         )
@@ -114,6 +117,7 @@ def _pass_engine(data: Any, path: Path) -> PassEngine:
         memory_limit_mib=_positive_int(data, "memory_limit_mib", path, 256),
         sqlite_cache_mib=_positive_int(data, "sqlite_cache_mib", path),
         sqlite_cache_mib_incremental=_positive_int(data, "sqlite_cache_mib_incremental", path),
+        index_rebuild_percent=_positive_int(data, "index_rebuild_percent", path),
     )
 
 
