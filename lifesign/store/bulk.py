@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from operator import itemgetter
+from typing import Any, cast
 
 from sqlalchemy import (
     ARRAY,
@@ -220,8 +221,9 @@ def insert_new(
         return set()
     columns = list(rows[0])
     first: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    key_of = _key_getter(unique)
     for row in rows:
-        first.setdefault(tuple(row[name] for name in unique), row)
+        first.setdefault(key_of(row), row)
     quote = connection.dialect.identifier_preparer
     conflict = f" ON CONFLICT ({', '.join(quote.quote(c) for c in unique)}) DO NOTHING"
     converters = _converters(connection, table, columns)
@@ -269,6 +271,14 @@ def insert_new(
         return {key for key in first if key in written}
     finally:
         cursor.close()
+
+
+def _key_getter(names: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """A row's values of `names`, as a tuple (itemgetter gives a bare value for one name)."""
+    if len(names) == 1:
+        only = names[0]
+        return lambda row: (row[only],)
+    return cast(Callable[[Mapping[str, Any]], tuple[Any, ...]], itemgetter(*names))
 
 
 def _rowid_alias(table: Table) -> str | None:
