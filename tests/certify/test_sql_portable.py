@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from lifesign.certify.summary import PASS_SQL, refs_sql, summary_sql
+from lifesign.certify.summary import PASS_SQL, refs_sql, summary_sql, year_firsts
 
 # DuckDB features with no Spark equivalent (arg_max/max_by are fine: Spark has max_by).
 DUCKDB_ONLY = (
@@ -30,12 +30,16 @@ PLACEHOLDERS = {
     "as_of_end": "TIMESTAMP '2025-07-01 00:00:00'",
     "lower_bound": "e.event_time >= TIMESTAMP '2025-06-01 00:00:00'",
     "as_of": "DATE '2025-06-30'",
+    "window_start": "TIMESTAMP '2024-11-01 00:00:00'",
+    "window_end": "TIMESTAMP '2026-01-01 00:00:00'",
+    "year_firsts": year_firsts([2024, 2025]),
 }
 
 
 def test_every_pass_file_is_checked() -> None:
     assert {
-        "summary.sql", "wanted.sql", "refs.sql", "named.sql", "found.sql", "candidates.sql",
+        "summary.sql", "rare.sql", "anchored.sql", "wanted.sql", "wanted_candidates.sql",
+        "moments.sql", "refs.sql", "found.sql", "candidates.sql",
         "merge.sql",
         "facts.sql", "certified.sql", "state.sql",
     } <= set(PASS_SQL)  # fmt: skip

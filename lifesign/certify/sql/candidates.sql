@@ -1,11 +1,11 @@
 -- The candidate certifications of the records read: per person and calendar year, the ref of
--- the first strong record after the person's last certification (wanted.sql's 'candidate'
--- rows named by named.sql: the earliest ref at that moment).
+-- the first strong record after the person's last certification (the earliest ref among the
+-- strong records named at wanted_candidates.sql's moment).
 --
--- Input: wanted, named (as found.sql). Output: person_id, yr, ref.
-SELECT w.person_id, w.yr, min(n.ref) AS ref
-FROM wanted AS w
+-- Input: wanted_candidates (wanted_candidates.sql), named (as found.sql).
+-- Output: person_id, yr, ref.
+SELECT c.person_id, c.yr, min(n.ref) AS ref
+FROM wanted_candidates AS c
 JOIN named AS n
-    ON n.person_id = w.person_id AND n.kind = w.kind AND n.event_time = w.event_time
-WHERE w.field = 'candidate'
-GROUP BY w.person_id, w.yr
+    ON n.person_id = c.person_id AND n.event_time = c.event_time AND n.code = 1
+GROUP BY c.person_id, c.yr

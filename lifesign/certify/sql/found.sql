@@ -1,27 +1,25 @@
 -- The summary of the records read, one row per person: each field the ref of its record
--- (wanted.sql's winners named by named.sql: the latest ref at a 'max' field's moment, the
+-- (the latest ref among the named records of the field's kind at a 'max' field's time, the
 -- earliest at a 'min' one's), and the records counted.
 --
--- Input: wanted (wanted.sql), named (named.sql: every record at a wanted moment, with its
--- kind and ref), counted (person_id, records: summary.sql's records per person).
+-- Input: wanted (wanted.sql: each field's time, the records), named (refs.sql: every record
+-- at a wanted moment, with its kind's code and ref) — joined on the person alone: a person has
+-- a few named records, each compared with the fields' times.
 -- Output: person_id, strong_ref ... moved_away_ref, records.
-WITH picked AS (
-    SELECT w.person_id, w.field, n.ref
-    FROM wanted AS w
-    JOIN named AS n
-        ON n.person_id = w.person_id AND n.kind = w.kind AND n.event_time = w.event_time
-    WHERE w.field <> 'candidate'
-)
 SELECT
-    c.person_id,
-    max(p.ref) FILTER (WHERE p.field = 'strong') AS strong_ref,
-    max(p.ref) FILTER (WHERE p.field = 'weak') AS weak_ref,
-    min(p.ref) FILTER (WHERE p.field = 'death_first') AS death_first_ref,
-    max(p.ref) FILTER (WHERE p.field = 'death_last') AS death_last_ref,
-    max(p.ref) FILTER (WHERE p.field = 'imprisoned') AS imprisoned_ref,
-    max(p.ref) FILTER (WHERE p.field = 'emigrated') AS emigrated_ref,
-    max(p.ref) FILTER (WHERE p.field = 'moved_away') AS moved_away_ref,
-    c.records
-FROM counted AS c
-LEFT JOIN picked AS p ON p.person_id = c.person_id
-GROUP BY c.person_id, c.records
+    w.person_id,
+    max(n.ref) FILTER (WHERE n.code = 1 AND n.event_time = w.strong_time) AS strong_ref,
+    max(n.ref) FILTER (WHERE n.code = 2 AND n.event_time = w.weak_time) AS weak_ref,
+    min(n.ref) FILTER (WHERE n.code = 3 AND n.event_time = w.death_first_time)
+        AS death_first_ref,
+    max(n.ref) FILTER (WHERE n.code = 3 AND n.event_time = w.death_last_time)
+        AS death_last_ref,
+    max(n.ref) FILTER (WHERE n.code = 4 AND n.event_time = w.imprisoned_time)
+        AS imprisoned_ref,
+    max(n.ref) FILTER (WHERE n.code = 5 AND n.event_time = w.emigrated_time) AS emigrated_ref,
+    max(n.ref) FILTER (WHERE n.code = 6 AND n.event_time = w.moved_away_time)
+        AS moved_away_ref,
+    w.records
+FROM wanted AS w
+LEFT JOIN named AS n ON n.person_id = w.person_id
+GROUP BY w.person_id, w.records
