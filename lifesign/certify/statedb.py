@@ -7,10 +7,9 @@ sqlite3 `executemany` of tuples, or COPY on PostgreSQL (psycopg 3). Values are w
 SQLAlchemy would store them: dates as ISO text on SQLite ('YYYY-MM-DD'), timestamps as
 'YYYY-MM-DD HH:MM:SS.ffffff', JSON as text.
 
-On SQLite, a read makes no Python object per value: SQLite prints each row as one line of
-CSV (`printf('%Q,%Q,...')`: text quoted with '' doubled, NULL bare) and Arrow's CSV reader
-parses the lines into the schema's columns. A day's read of the persons it touches (96 k
-rows × 22 columns) took 1.8-2.1 s of CPU as Python tuples turned into Arrow, 0.8-1.0 s so.
+On SQLite, a read of rows with dates makes no Python object per value: SQLite prints each
+row as one line of CSV (`printf('%Q,%Q,...')`: text quoted with '' doubled, NULL bare) and
+Arrow's CSV reader parses the lines into the schema's columns (see `LINES_FROM_DATES`).
 """
 
 from __future__ import annotations
@@ -31,6 +30,13 @@ from lifesign.store.database import is_sqlite
 FETCH_ROWS = 100_000
 # Person ids per IN list (integer literals: no bound-parameter limit applies).
 IDS_PER_QUERY = 20_000
+# SQLite rows are read as printed CSV lines when they hold at least this many date or
+# timestamp columns: those are what the row path pays most for (a Python str per value, an
+# Arrow string array, a cast). Measured on Bozhou's state with the pass's garbage collector
+# off, CPU seconds, row path → lines: person_state whole (8 dates) 6.9-8.7 → 4.0-5.0, a day's
+# joined read of 96 k persons (9 dates) 1.7-2.3 → 1.3-1.8; but people whole (1 date, 3
+# columns) 1.5-2.4 → 1.9-2.9, evidence_summary's refs (no date) 5.3-5.4 → 4.8-5.7.
+LINES_FROM_DATES = 2
 
 
 def _cursor(connection: Connection) -> Any:
@@ -41,7 +47,11 @@ def read_arrow(
     connection: Connection, sql: str, schema: pa.Schema, params: Sequence[Any] = ()
 ) -> pa.Table:
     """The rows of `sql` as an Arrow table of `schema` (text dates of SQLite are parsed)."""
-    if is_sqlite(connection) and all(_printable(column.type) for column in schema):
+    if (
+        is_sqlite(connection)
+        and all(_printable(column.type) for column in schema)
+        and sum(_as_text_first(column.type) for column in schema) >= LINES_FROM_DATES
+    ):
         return _read_sqlite_lines(connection, sql, schema, params)
     return _read_rows(connection, sql, schema, params)
 

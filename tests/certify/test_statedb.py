@@ -123,10 +123,12 @@ def test_read_arrow_gives_back_every_value_as_stored(engine: Engine) -> None:
         table = statedb.read_arrow(connection, SELECT, SCHEMA)
         assert table.schema == SCHEMA
         assert table.to_pylist() == ROWS
-        # and both SQLite paths agree, byte for byte
+        # and both SQLite paths (printed lines, row tuples) agree, byte for byte
         if is_sqlite(connection):
+            lines = statedb._read_sqlite_lines(connection, SELECT, SCHEMA, ())
             rows = statedb._read_rows(connection, SELECT, SCHEMA, ())
-            assert rows.equals(table)
+            assert lines.equals(rows)
+            assert lines.to_pylist() == ROWS
 
 
 def test_read_arrow_with_parameters_and_no_rows(engine: Engine) -> None:
