@@ -26,6 +26,7 @@ for the crash tests.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gc
 import itertools
@@ -591,6 +592,14 @@ NARROW_SCHEMA = pa.schema(
 )
 # Reading the rows of more ids than this many IN lists reads the whole table instead.
 READ_ALL_AFTER_CHUNKS = 8
+
+
+def _read_whole(wanted: int, table_rows: int) -> bool:
+    """Whether to read a whole table rather than the rows of `wanted` keys by IN lists: many
+    lists, or half the table's rows or more (an empty table: nothing to read either way)."""
+    return wanted > statedb.IDS_PER_QUERY * READ_ALL_AFTER_CHUNKS or wanted * 2 >= table_rows
+
+
 PROGRAMS_SCHEMA = pa.schema([("person_id", pa.int64()), ("program", pa.string())])
 # The fields the pass writes for a person whose state row exists (status and status_since
 # move through the transition table only).
@@ -812,8 +821,11 @@ def _decide_and_write(
     state_select = f"SELECT {', '.join(STATE_COLUMNS)} FROM person_state"
     if together is not None:
         stored_state = _stored_rows(duck, together, "state", STATE_SCHEMA, touched=True)
-    elif len(touched_ids) > statedb.IDS_PER_QUERY * READ_ALL_AFTER_CHUNKS:
-        # most of the table (a first full pass): one read, then only the rows wanted
+    elif _read_whole(
+        len(touched_ids), connection.execute(select(func.count()).select_from(state_t)).scalar_one()
+    ):
+        # most of the table (or an empty one: a first full pass): one read, then only the
+        # rows wanted
         every_state = statedb.read_arrow(connection, state_select, STATE_SCHEMA)
         duck.register("every_state", every_state)
         stored_state = duck.sql(
@@ -827,14 +839,11 @@ def _decide_and_write(
             connection, state_select, "person_id", touched_ids, STATE_SCHEMA
         )
     duck.register("stored_state", stored_state)
-    _months(connection, duck, catalog, params)
+    _months(connection, duck, catalog, params, whole_registry=full)
     run(duck, f"CREATE OR REPLACE TEMP TABLE facts AS {FACTS_SQL}")
     duck.unregister("stored_state")
     report.persons_touched = int(_scalar(duck, "SELECT count(*) FROM facts WHERE touched = 1"))
     phase("state")
-
-    certified_extra = _decide_rare(connection, duck, catalog, as_of, params, report)
-    phase("rare")
 
     run(duck, f"CREATE OR REPLACE TEMP TABLE certified AS {CERTIFIED_SQL}")
     run(
@@ -843,18 +852,45 @@ def _decide_and_write(
     )
     phase("decide")
 
-    # The silent certifications: only what varies is fetched and bound (statewrite), the
-    # rest are literals of the INSERT; the rare persons' ones (decided in Python) after them.
-    new_decisions = int(_scalar(duck, "SELECT count(*) FROM certified")) + len(certified_extra)
-    report.certified += new_decisions
+    # Large loads (a first full pass: every person's seed and certifications into empty
+    # tables) rebuild the tables' secondary indexes after them (statewrite), the rare
+    # persons' writes included; the loads' sizes are known before: the certifications of
+    # the common persons, at least one decision and one seed per rare person.
+    certified_common = int(_scalar(duck, "SELECT count(*) FROM certified"))
+    rare_count, rare_seeds = (
+        int(v or 0)
+        for v in duck.execute(
+            "SELECT count(*), sum(CASE WHEN has_row = 0 THEN 1 ELSE 0 END) FROM facts "
+            "WHERE rare = 1"
+        ).fetchall()[0]
+    )
+    seeds = int(_scalar(duck, "SELECT count(*) FROM new_state WHERE has_row = 0")) + rare_seeds
     ledger_rows = connection.execute(select(func.max(decisions_t.c.decision_id))).scalar() or 0
-    with statewrite.indexes_rebuilt(
-        connection,
-        decisions_t,
-        statewrite.rebuild_worthwhile(
-            new_decisions, int(ledger_rows), params.engine.index_rebuild_percent
-        ),
-    ):
+    state_rows = connection.execute(select(func.count()).select_from(state_t)).scalar_one()
+    percent = params.engine.index_rebuild_percent
+    with contextlib.ExitStack() as rebuilt:
+        rebuilt.enter_context(
+            statewrite.indexes_rebuilt(
+                connection,
+                decisions_t,
+                statewrite.rebuild_worthwhile(
+                    certified_common + rare_count, int(ledger_rows), percent
+                ),
+            )
+        )
+        rebuilt.enter_context(
+            statewrite.indexes_rebuilt(
+                connection,
+                state_t,
+                statewrite.rebuild_worthwhile(seeds, int(state_rows), percent),
+            )
+        )
+        certified_extra = _decide_rare(connection, duck, catalog, as_of, params, report)
+        phase("rare")
+
+        # The silent certifications: only what varies is fetched and bound (statewrite), the
+        # rest are literals of the INSERT; the rare persons' ones (decided in Python) after them.
+        report.certified += certified_common + len(certified_extra)
         written = statewrite.insert(
             connection,
             decisions_t,
@@ -875,34 +911,27 @@ def _decide_and_write(
                     FROM certified ORDER BY person_id, yr
                     """,
                 ),
-                (_certified_tuple(row) for row in certified_extra),
+                certified_extra,
             ),
             fixed=_certified_fixed(as_of, catalog.version, report.run_id),
         )
-    report.decisions += written
-    phase("write decisions")
+        report.decisions += written
+        phase("write decisions")
 
-    date_columns = (
-        "status_since",
-        "last_certified_on",
-        "valid_until",
-        "last_strong_event",
-        "last_weak_event",
-        "death_date",
-        "updated_on",
-    )
+        date_columns = (
+            "status_since",
+            "last_certified_on",
+            "valid_until",
+            "last_strong_event",
+            "last_weak_event",
+            "death_date",
+            "updated_on",
+        )
 
-    def as_text(column: str) -> str:
-        return f"CAST({column} AS VARCHAR)" if column in date_columns else column
+        def as_text(column: str) -> str:
+            return f"CAST({column} AS VARCHAR)" if column in date_columns else column
 
-    # The seeds (persons without a state row): one INSERT per set of non-NULL columns.
-    seeds = int(_scalar(duck, "SELECT count(*) FROM new_state WHERE has_row = 0"))
-    state_rows = connection.execute(select(func.count()).select_from(state_t)).scalar_one()
-    with statewrite.indexes_rebuilt(
-        connection,
-        state_t,
-        statewrite.rebuild_worthwhile(seeds, int(state_rows), params.engine.index_rebuild_percent),
-    ):
+        # The seeds (persons without a state row): one INSERT per set of non-NULL columns.
         for columns in _non_null_sets(duck, "new_state", "has_row = 0", STATE_COLUMNS):
             statewrite.insert(
                 connection,
@@ -915,26 +944,28 @@ def _decide_and_write(
                     f"{_mask_of(columns, STATE_COLUMNS)} ORDER BY person_id",
                 ),
             )
-    # A stored row is updated in the columns that moved only (state.sql: moved_fields), one
-    # UPDATE per set of columns: most rows a day move their evidence dates only, and
-    # valid_until left out of the SET leaves its index alone (96 k rows a Bozhou day).
-    for bits, moved in _field_sets(
-        duck,
-        "SELECT DISTINCT moved_fields FROM new_state WHERE has_row = 1 AND changed = 1 ORDER BY 1",
-        STATE_MOVES,
-    ):
-        statedb.update_rows(
-            connection,
-            "person_state",
-            "person_id",
-            (*moved, "updated_on"),
-            duck.execute(
-                f"SELECT person_id, {', '.join(as_text(c) for c in (*moved, 'updated_on'))} "
-                f"FROM new_state WHERE has_row = 1 AND changed = 1 AND moved_fields = {bits} "
-                "ORDER BY person_id"
-            ).fetchall(),
-        )
-    phase("write state")
+        # A stored row is updated in the columns that moved only (state.sql: moved_fields), one
+        # UPDATE per set of columns: most rows a day move their evidence dates only, and
+        # valid_until left out of the SET leaves its index alone (96 k rows a Bozhou day).
+        for bits, moved in _field_sets(
+            duck,
+            "SELECT DISTINCT moved_fields FROM new_state "
+            "WHERE has_row = 1 AND changed = 1 ORDER BY 1",
+            STATE_MOVES,
+        ):
+            statedb.update_rows(
+                connection,
+                "person_state",
+                "person_id",
+                (*moved, "updated_on"),
+                duck.execute(
+                    f"SELECT person_id, {', '.join(as_text(c) for c in (*moved, 'updated_on'))} "
+                    f"FROM new_state WHERE has_row = 1 AND changed = 1 AND moved_fields = {bits} "
+                    "ORDER BY person_id"
+                ).fetchall(),
+            )
+        phase("write state")
+    phase("indexes")
 
     def summary_rows(fields: Sequence[str], where: str) -> list[tuple[Any, ...]]:
         values = ", ".join(
@@ -1011,17 +1042,6 @@ def _certified_fixed(as_of: dt.date, catalog_version: str, run_id: int | None) -
         "rule": Rule.STRONG_ALIVE_CERTIFIES,
         "catalog_version": catalog_version,
     }
-
-
-def _certified_tuple(row: dict[str, Any]) -> tuple[Any, ...]:
-    """A silent certification decided in Python (`_decision_row`) as the CERTIFIED_VARYING
-    tuple; its other columns are `_certified_fixed`'s."""
-    assert row["kind"] == "certified" and row["rule"] == Rule.STRONG_ALIVE_CERTIFIES
-    return tuple(
-        value
-        for column, value in zip(DECISION_COLUMNS, _decision_tuple(row), strict=True)
-        if column in CERTIFIED_VARYING
-    )
 
 
 def _fetched(duck: duckdb.DuckDBPyConnection, sql: str) -> Iterator[tuple[Any, ...]]:
@@ -1129,6 +1149,8 @@ def _months(
     duck: duckdb.DuckDBPyConnection,
     catalog: Catalog,
     params: RuleParameters,
+    *,
+    whole_registry: bool,
 ) -> None:
     """DuckDB table `months` (person_id, seed_months, months) of the persons the rules look
     at (touched in `merged`, or in `unseeded`):
@@ -1161,7 +1183,12 @@ def _months(
         + ("unseeded" if single is not None else "concerned")
         + " ORDER BY person_id",
     )
-    if len(wanted) > statedb.IDS_PER_QUERY * READ_ALL_AFTER_CHUNKS:
+    if len(wanted) > statedb.IDS_PER_QUERY * READ_ALL_AFTER_CHUNKS or (
+        whole_registry
+        and _read_whole(
+            len(wanted), connection.execute(select(func.count()).select_from(people_t)).scalar_one()
+        )
+    ):
         wanted_ids: list[int] | None = None  # most of the registry: one read of every enrollment
     else:
         wanted_ids = wanted
@@ -1196,17 +1223,40 @@ def _months(
     run(duck, "DROP TABLE concerned")
 
 
-def _decision_tuple(row: dict[str, Any]) -> tuple[Any, ...]:
-    """A decision row (`_decision_row`) as the tuple `statedb.insert_rows` writes."""
-    out: list[Any] = []
-    for column in DECISION_COLUMNS:
-        value = row[column]
-        if isinstance(value, dt.date):
-            value = value.isoformat()
-        elif column in ("evidence", "details"):
-            value = None if value is None else json.dumps(value)
-        out.append(value)
-    return tuple(out)
+def _evidence_json(refs: Sequence[str], cache: dict[tuple[str, ...], str]) -> str:
+    """A decision's evidence as the JSON text stored (a death's refs are the evidence of the
+    death and of each termination: encoded once)."""
+    key = tuple(refs)
+    text = cache.get(key)
+    if text is None:
+        text = cache[key] = json.dumps([dict(ref_record(ref)) for ref in refs])
+    return text
+
+
+def _decision_values(
+    person_id: int,
+    item: Planned,
+    as_of: str,
+    catalog_version: str,
+    run_id: int | None,
+    evidence_cache: dict[tuple[str, ...], str],
+) -> tuple[Any, ...]:
+    """A decision (`_decision_row`) as the DECISION_COLUMNS tuple written to SQLite: dates as
+    ISO text and JSON as text, as SQLAlchemy stores them."""
+    return (
+        run_id,
+        person_id,
+        item.enrollment_id,
+        item.kind,
+        item.effective_date.isoformat(),
+        as_of,
+        "auto" if item.kind == "certified" else None,
+        None if item.valid_until is None else item.valid_until.isoformat(),
+        _evidence_json(item.evidence, evidence_cache),
+        item.rule,
+        catalog_version,
+        None if item.details is None else json.dumps(item.details),
+    )
 
 
 def _decide_rare(
@@ -1216,10 +1266,11 @@ def _decide_rare(
     as_of: dt.date,
     params: RuleParameters,
     report: PassReport,
-) -> list[dict[str, Any]]:
+) -> list[tuple[Any, ...]]:
     """The persons with a death or status record, or not alive: `decide` one by one (a few
     thousand at Bozhou scale). Writes their status decisions, transitions, reviews and
-    states; returns their certifications (written with the others)."""
+    states; returns their certifications (written with the others, CERTIFIED_VARYING
+    tuples)."""
     rare = duck.sql(
         f"SELECT {', '.join(STATE_COLUMNS)}, has_row, months, {', '.join(REF_COLUMNS)} "
         "FROM facts WHERE rare = 1 ORDER BY person_id"
@@ -1269,7 +1320,8 @@ def _decide_rare(
                 (int(enrollment_id), str(program), str(status))
             )
 
-    certified_rows: list[dict[str, Any]] = []
+    certified_rows: list[tuple[Any, ...]] = []
+    evidence_cache: dict[tuple[str, ...], str] = {}
     status_items: list[tuple[int, Planned]] = []
     state_rows: list[tuple[Any, ...]] = []
     for row in rows:
@@ -1287,7 +1339,13 @@ def _decide_rare(
         for item in planned:
             if item.kind == "certified":
                 certified_rows.append(
-                    _decision_row(person_id, item, as_of, catalog.version, report.run_id)
+                    (
+                        person_id,
+                        item.effective_date.isoformat(),
+                        None if item.valid_until is None else item.valid_until.isoformat(),
+                        _evidence_json(item.evidence, evidence_cache),
+                        None if item.details is None else json.dumps(item.details),
+                    )
                 )
             else:
                 status_items.append((person_id, item))
@@ -1349,17 +1407,23 @@ def _write_status_decisions(
     then the transitions through the tables, then the reviews."""
     if not items:
         return
-    rows = [
-        _decision_row(person_id, item, as_of, catalog_version, report.run_id)
-        for person_id, item in items
-    ]
     if is_sqlite(connection):
         # one executemany; the ids follow on from the largest (the pass holds the write lock,
         # so nobody else inserts in between) — RETURNING in parameter order made SQLAlchemy
         # run one INSERT per decision
         before = connection.execute(select(func.max(decisions_t.c.decision_id))).scalar() or 0
+        as_of_text = as_of.isoformat()
+        evidence_cache: dict[tuple[str, ...], str] = {}
         statedb.insert_rows(
-            connection, "decisions", DECISION_COLUMNS, [_decision_tuple(row) for row in rows]
+            connection,
+            "decisions",
+            DECISION_COLUMNS,
+            [
+                _decision_values(
+                    person_id, item, as_of_text, catalog_version, report.run_id, evidence_cache
+                )
+                for person_id, item in items
+            ],
         )
         decision_ids = [
             int(d)
@@ -1372,7 +1436,10 @@ def _write_status_decisions(
     else:
         result = connection.execute(
             insert(decisions_t).returning(decisions_t.c.decision_id, sort_by_parameter_order=True),
-            rows,
+            [
+                _decision_row(person_id, item, as_of, catalog_version, report.run_id)
+                for person_id, item in items
+            ],
         )
         decision_ids = [int(d) for d in result.scalars().all()]
     report.decisions += len(decision_ids)

@@ -19,6 +19,7 @@ from lifesign.certify.passes import EVIDENCE_BATCH_KINDS, run_pass
 from lifesign.store import make_engine
 from lifesign.store.models import Batch
 from tests.certify.conftest import City, CityHome
+from tests.certify.test_replay import table_indexes
 
 RUN = """
 import datetime as dt, sys
@@ -84,9 +85,14 @@ def test_a_killed_pass_applies_every_batch_exactly_once(
     first, second = dt.date(2024, 11, 30), dt.date(2024, 12, 31)
     home.ingest_until(first)
 
-    # killed before the commit: nothing of the pass remains
+    # killed before the commit: nothing of the pass remains (its tables' indexes, dropped
+    # for the first load and created again after it, are there as before)
+    engine = make_engine(home.settings.database_url)
+    indexes = table_indexes(engine)
     assert run_killed(home, first, "before_commit") == -9
     assert ledger(home)[:2] == (0, set())
+    assert table_indexes(engine) == indexes
+    engine.dispose()
 
     # killed after the commit: all of it remains
     assert run_killed(home, first, "after_commit") == -9

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, inspect, select, update
 
 from lifesign.catalog import Catalog
 from lifesign.certify.models import (
@@ -195,8 +195,13 @@ def test_full_passes_on_both_backends_touch_only_what_changed(
     engine = make_engine(database_url)
     first_end, second_end = month_ends(certify_city.config.window_start, 3)[1:]
     home.ingest_until(first_end)
+    indexes = table_indexes(engine)
+    assert indexes["decisions"] and indexes["person_state"]
     first = run_pass(home.settings, engine, catalog, first_end, "full")
     assert first.persons_touched > 0 and first.decisions > 0
+    # a first pass loads empty tables: their indexes are dropped and created again after
+    # the load (statewrite.indexes_rebuilt), the same ones (the later passes keep them)
+    assert table_indexes(engine) == indexes
     before = (decisions(engine), states_with_updates(engine), summaries(engine))
     again = run_pass(home.settings, engine, catalog, first_end, "full")
     assert (again.persons_touched, again.decisions) == (0, 0)
@@ -213,7 +218,20 @@ def test_full_passes_on_both_backends_touch_only_what_changed(
     assert 0 < full.persons_touched <= incremental.persons_touched
     assert full.decisions == incremental.decisions
     assert (decisions(engine), states(engine), summaries(engine)) == incremental_result
+    assert table_indexes(engine) == indexes
     engine.dispose()
+
+
+def table_indexes(engine: Any) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+    """The secondary indexes of the tables the pass loads, as the database has them."""
+    found = inspect(engine)
+    return {
+        table: sorted(
+            (str(index["name"]), tuple(map(str, index["column_names"])))
+            for index in found.get_indexes(table)
+        )
+        for table in ("decisions", "person_state", "evidence_summary")
+    }
 
 
 CERTIFICATION_TABLES = (
