@@ -29,11 +29,13 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import yaml
 
 from lifesign.catalog import Catalog
 from lifesign.certify.ledger import EvidenceRef
 
 SQL_DIR = Path(__file__).parent / "sql"
+SCAN_FILE = Path(__file__).parent / "data" / "scan.yaml"
 
 
 def _sql(name: str) -> str:
@@ -53,6 +55,8 @@ MERGE_SQL = _sql("merge.sql")
 FACTS_SQL = _sql("facts.sql")
 CERTIFIED_SQL = _sql("certified.sql")
 STATE_SQL = _sql("state.sql")
+# data/scan.yaml's perfect_hash_bits: the person group-bys as arrays (see the file for why)
+PERFECT_HASH_BITS = int(yaml.safe_load(SCAN_FILE.read_text(encoding="utf-8"))["perfect_hash_bits"])
 # every SQL file of the pass, by name (the portability test transpiles each)
 PASS_SQL = {path.name: path.read_text(encoding="utf-8") for path in sorted(SQL_DIR.glob("*.sql"))}
 
@@ -321,6 +325,21 @@ def scan(
         if step is not None:
             step(name)
 
+    threshold = connection.execute("SELECT current_setting('perfect_ht_threshold')").fetchall()
+    run(connection, f"SET perfect_ht_threshold = {PERFECT_HASH_BITS}")
+    try:
+        return _scan(connection, catalog, as_of, parts, done)
+    finally:
+        run(connection, f"SET perfect_ht_threshold = {int(threshold[0][0])}")
+
+
+def _scan(
+    connection: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    as_of: dt.date,
+    parts: Iterable[tuple[Sequence[Path], dt.date | None]],
+    done: Callable[[str], None],
+) -> int:
     connection.register("evidence_kinds", evidence_kinds(catalog))
     chosen = [
         _Part(files, lower, _years(connection, files, as_of, lower))

@@ -1,8 +1,10 @@
--- The (person, event time) of every winning record, distinct: what refs.sql's semi-join keeps.
+-- The (person, event time) of every winning record: what refs.sql's semi-join keeps. Not made
+-- distinct: a moment listed twice (the latest strong record also the first of its year) still
+-- keeps each record once, and DISTINCT cost 0.7 s CPU at Bozhou scale.
 --
 -- Input: wanted (wanted.sql), wanted_candidates (wanted_candidates.sql).
 -- Output: person_id, event_time.
-SELECT DISTINCT person_id, event_time
+SELECT person_id, event_time
 FROM (
     SELECT person_id, strong_time AS event_time FROM wanted WHERE strong_time IS NOT NULL
     UNION ALL

@@ -10,8 +10,8 @@
 -- min/max ref among all the records of that kind. (Records of another kind at the same moment
 -- are named too; found.sql and candidates.sql compare the kind and ignore them.)
 --
--- Input: records, evidence_kinds (as summary.sql); wanted_moments (person_id, event_time),
--- distinct. Placeholders as summary.sql.
+-- Input: records, evidence_kinds (as summary.sql); wanted_moments (person_id, event_time).
+-- Placeholders as summary.sql.
 -- Output: person_id, code, event_time, ref — one row per record at a wanted moment.
 SELECT
     e.person_id,
