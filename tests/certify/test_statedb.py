@@ -174,3 +174,47 @@ def test_types_printf_would_cut_take_the_row_path(engine: Engine) -> None:
             connection, "SELECT 0.1 + 0.2 AS x", pa.schema([("x", pa.float64())])
         )
     assert table.column("x").to_pylist() == [0.1 + 0.2]
+
+
+def test_committed_reads_give_the_same_rows(engine: Engine, monkeypatch: Any) -> None:
+    """`committed=True` (SQLite: a read-only connection of the ADBC driver) gives back the very
+    table of the caller's connection: every value, NULL, empty text, date, timestamp."""
+    _filled(engine)
+    monkeypatch.setattr(statedb, "IDS_PER_QUERY", 2)
+    with engine.connect() as connection:
+        if is_sqlite(connection):  # the driver is there, and this database is a file
+            assert statedb._read_committed(connection, [SELECT], SCHEMA, ()) is not None
+        here = statedb.read_arrow(connection, f"{SELECT} ORDER BY probe_id", SCHEMA)
+        there = statedb.read_arrow(
+            connection, f"{SELECT} ORDER BY probe_id", SCHEMA, committed=True
+        )
+        assert there.equals(here)
+        assert there.to_pylist() == ROWS
+        some = statedb.read_by_ids(
+            connection, SELECT, "probe_id", [2, 3, 5, 42], SCHEMA, committed=True
+        )
+        assert sorted(some.to_pylist(), key=lambda row: row["probe_id"]) == [
+            ROWS[1],
+            ROWS[2],
+            ROWS[4],
+        ]
+        marker = "?" if is_sqlite(connection) else "%s"
+        none = statedb.read_arrow(
+            connection, f"{SELECT} WHERE small > {marker}", SCHEMA, (10**10,), committed=True
+        )
+        assert none.num_rows == 0 and none.schema == SCHEMA
+
+
+def test_committed_reads_see_the_last_commit(engine: Engine) -> None:
+    """What `committed=True` promises: the rows of the last commit, not the caller's own
+    uncommitted writes (so a caller uses it only before its transaction writes those tables)."""
+    _filled(engine)
+    if engine.dialect.name != "sqlite":
+        return  # PostgreSQL reads on the caller's connection: nothing apart to show
+    with engine.begin() as connection:
+        connection.execute(probe_t.delete().where(probe_t.c.probe_id == 1))
+        mine = statedb.read_arrow(connection, SELECT, SCHEMA)
+        last = statedb.read_arrow(connection, SELECT, SCHEMA, committed=True)
+        assert sorted(mine.column("probe_id").to_pylist()) == [2, 3, 4, 5]
+        assert sorted(last.column("probe_id").to_pylist()) == [1, 2, 3, 4, 5]
+        connection.rollback()
