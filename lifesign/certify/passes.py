@@ -729,14 +729,10 @@ def _decide_and_write(
         )
     # Incremental: the persons' registry, state and summary rows in one read (one key lookup
     # per person and table, and one IN list, instead of three); full: the registry only.
-    # `committed`: the pass holds the write lock and has written nothing yet, so the last
-    # commit holds these rows (SQLite reads them apart, straight into Arrow: statedb).
     together = (
         None
         if ids is None
-        else statedb.read_by_ids(
-            connection, TOGETHER_SELECT, "p.person_id", ids, TOGETHER_SCHEMA, committed=True
-        )
+        else statedb.read_by_ids(connection, TOGETHER_SELECT, "p.person_id", ids, TOGETHER_SCHEMA)
     )
     people = (
         statedb.read_arrow(connection, PEOPLE_SELECT, PEOPLE_SCHEMA)

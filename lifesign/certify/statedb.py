@@ -10,23 +10,24 @@ SQLAlchemy would store them: dates as ISO text on SQLite ('YYYY-MM-DD'), timesta
 On SQLite, a read of rows with dates makes no Python object per value: SQLite prints each
 row as one line of CSV (`printf('%Q,%Q,...')`: text quoted with '' doubled, NULL bare) and
 Arrow's CSV reader parses the lines into the schema's columns (see `LINES_FROM_DATES`).
-A caller that holds the write lock and has not yet written the tables it reads may ask for
-`committed=True`: SQLite then reads the last commit on a read-only connection of the ADBC
-driver, values straight into Arrow (about half the CPU again; see `_read_committed`).
+
+Not done, on purpose: reading through another SQLite library in this process. The ADBC
+SQLite driver (its own SQLite, straight into Arrow) read a Bozhou day's persons in ~1.1 s of
+CPU instead of ~1.7-2.3, but closing its connection drops the POSIX locks this process holds
+on the same file (two SQLite copies in one process, sqlite.org/howtocorrupt.html 2.2.1):
+another process could then write while the pass holds the write lock, and the pass's commit
+failed with 'locking protocol' / 'disk I/O error'.
 """
 
 from __future__ import annotations
 
 import io
-import urllib.parse
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from sqlalchemy import Connection
 
@@ -43,9 +44,6 @@ IDS_PER_QUERY = 20_000
 # joined read of 96 k persons (9 dates) 1.7-2.3 → 1.3-1.8; but people whole (1 date, 3
 # columns) 1.5-2.4 → 1.9-2.9, evidence_summary's refs (no date) 5.3-5.4 → 4.8-5.7.
 LINES_FROM_DATES = 2
-# The committed reads' memory map, as the application's own connections have it
-# (lifesign.store.database): the file's pages read in place, not copied into a cache.
-COMMITTED_MMAP_BYTES = 1 << 30
 
 
 def _cursor(connection: Connection) -> Any:
@@ -53,31 +51,9 @@ def _cursor(connection: Connection) -> Any:
 
 
 def read_arrow(
-    connection: Connection,
-    sql: str,
-    schema: pa.Schema,
-    params: Sequence[Any] = (),
-    *,
-    committed: bool = False,
+    connection: Connection, sql: str, schema: pa.Schema, params: Sequence[Any] = ()
 ) -> pa.Table:
-    """The rows of `sql` as an Arrow table of `schema` (text dates of SQLite are parsed).
-
-    `committed`: the caller holds the database's write lock and its transaction has not
-    written the tables `sql` reads, so the last commit holds the same rows — on SQLite they
-    are then read through a read-only connection of their own by the ADBC driver (see
-    `_read_committed`), else on the caller's connection.
-    """
-    if committed:
-        found = _read_committed(connection, [sql], schema, params)
-        if found is not None:
-            return found
-    return _read_here(connection, sql, schema, params)
-
-
-def _read_here(
-    connection: Connection, sql: str, schema: pa.Schema, params: Sequence[Any]
-) -> pa.Table:
-    """`read_arrow` on the caller's connection (in its transaction)."""
+    """The rows of `sql` as an Arrow table of `schema` (text dates of SQLite are parsed)."""
     if (
         is_sqlite(connection)
         and all(_printable(column.type) for column in schema)
@@ -180,89 +156,19 @@ def read_by_ids(
     key: str,
     ids: Sequence[int] | None,
     schema: pa.Schema,
-    *,
-    committed: bool = False,
 ) -> pa.Table:
     """`select` (a SELECT ... FROM ... without WHERE) for every row (ids None) or the rows
-    whose `key` is in `ids`, as Arrow. `committed`: as for `read_arrow`."""
+    whose `key` is in `ids`, as Arrow."""
     if ids is None:
-        return read_arrow(connection, select, schema, committed=committed)
-    sqls = []
+        return read_arrow(connection, select, schema)
+    parts = []
     for start in range(0, len(ids), IDS_PER_QUERY):
         chunk = ids[start : start + IDS_PER_QUERY]
         literal = ",".join(str(int(i)) for i in chunk)
-        sqls.append(f"{select} WHERE {key} IN ({literal})")
-    if not sqls:
+        parts.append(read_arrow(connection, f"{select} WHERE {key} IN ({literal})", schema))
+    if not parts:
         return schema.empty_table()
-    if committed:
-        found = _read_committed(connection, sqls, schema, ())
-        if found is not None:
-            return found
-    return pa.concat_tables([_read_here(connection, sql, schema, ()) for sql in sqls])
-
-
-def _committed_uri(connection: Connection) -> str | None:
-    """A read-only URI of the caller's SQLite database file, None when it has none (memory)."""
-    if not is_sqlite(connection):
-        return None
-    url = connection.engine.url
-    database = url.database or ""
-    if not database or database == ":memory:" or "mode=memory" in database:
-        return None
-    if database.startswith("file:"):  # already a URI (`?uri=true`)
-        return database + ("&" if "?" in database else "?") + "mode=ro"
-    return "file:" + urllib.parse.quote(str(Path(database).absolute())) + "?mode=ro"
-
-
-def _read_committed(
-    connection: Connection, sqls: Sequence[str], schema: pa.Schema, params: Sequence[Any]
-) -> pa.Table | None:
-    """The rows of `sqls` (one after another) as the last commit holds them, read by the ADBC
-    SQLite driver on a read-only connection of its own (values straight into Arrow, no
-    Python object per row: half the CPU of the printed lines); None when that cannot be done
-    (not SQLite, no file, a type whose text would not be whole, the driver not installed).
-
-    Each value comes as text: the driver types a column by its first rows, so a column NULL
-    at first would not take the text that follows. A value is 'v' + its text, NULL is 'n'
-    (an empty text stays distinct from NULL); then cast as the row path casts.
-    """
-    uri = _committed_uri(connection)
-    if uri is None or not all(_printable(column.type) for column in schema):
-        return None
-    try:
-        import adbc_driver_sqlite.dbapi as adbc_sqlite
-    except ImportError:
-        return None
-    names = [f"c{i}" for i in range(len(schema))]
-    marked = ", ".join(f"ifnull('v' || CAST({name} AS TEXT), 'n')" for name in names)
-    parts = []
-    reader = adbc_sqlite.connect(uri)
-    try:
-        cursor = reader.cursor()
-        try:
-            cursor.execute(f"PRAGMA mmap_size = {COMMITTED_MMAP_BYTES}")
-            for sql in sqls:
-                cursor.execute(
-                    f"WITH rows_read({', '.join(names)}) AS ({sql}) SELECT {marked} FROM rows_read",
-                    tuple(params) or None,
-                )
-                parts.append(cursor.fetch_arrow_table())
-        finally:
-            cursor.close()
-    finally:
-        reader.close()
-    filled = [part for part in parts if part.num_rows]  # an empty answer has no text columns
-    if not filled:
-        return schema.empty_table()
-    table = pa.concat_tables(filled)
-    arrays = []
-    for column, field in zip(table.columns, schema, strict=True):
-        text = column.cast(pa.string())
-        values = pc.if_else(
-            pc.equal(text, "n"), pa.scalar(None, pa.string()), pc.utf8_slice_codeunits(text, 1)
-        )
-        arrays.append(values.cast(field.type))
-    return pa.Table.from_arrays(arrays, schema=schema)
+    return pa.concat_tables(parts)
 
 
 def _placeholder(connection: Connection) -> str:
