@@ -423,7 +423,7 @@ def _stage_one(connection: duckdb.DuckDBPyConnection, as_of: dt.date, parts: lis
         # DuckDB's perfect hash group-by (an array indexed by the person): for summary.sql's
         # one group per person over many records only (data/scan.yaml says why)
         (rows,) = connection.execute(f"SELECT count(*) FROM {part.relation}").fetchall()[0]
-        many = 0 < persons and PERFECT_HASH_RECORDS_PER_PERSON * persons <= rows
+        many = persons > 0 and rows >= PERFECT_HASH_RECORDS_PER_PERSON * persons
         with _settings(connection, **({"perfect_ht_threshold": PERFECT_HASH_BITS} if many else {})):
             run(
                 connection,
