@@ -46,8 +46,26 @@ IDS_PER_QUERY = 20_000
 LINES_FROM_DATES = 2
 
 
-def _cursor(connection: Connection) -> Any:
+def cursor_of(connection: Connection) -> Any:
+    """A DBAPI cursor of the connection's own driver connection (inside its transaction)."""
     return connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+
+
+def executemany_in_batches(cursor: Any, sql: str, rows: Iterable[Sequence[Any]]) -> int:
+    """`cursor.executemany(sql, ...)` over the rows, FETCH_ROWS at a time (bounded memory);
+    the number of rows given."""
+    count = 0
+    batch: list[Sequence[Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= FETCH_ROWS:
+            cursor.executemany(sql, batch)
+            count += len(batch)
+            batch = []
+    if batch:
+        cursor.executemany(sql, batch)
+        count += len(batch)
+    return count
 
 
 def read_arrow(
@@ -106,7 +124,7 @@ def _read_sqlite_lines(
         strings_can_be_null=True,
         quoted_strings_can_be_null=False,
     )
-    cursor = _cursor(connection)
+    cursor = cursor_of(connection)
     batches: list[pa.RecordBatch] = []
     try:
         cursor.execute(wrapped, tuple(params))
@@ -132,7 +150,7 @@ def _read_rows(
 ) -> pa.Table:
     """`read_arrow` through the driver's row tuples (PostgreSQL, and types `printf` would
     not keep whole)."""
-    cursor = _cursor(connection)
+    cursor = cursor_of(connection)
     try:
         cursor.execute(sql, tuple(params))
         batches = []
@@ -180,22 +198,13 @@ def insert_rows(
 ) -> int:
     """INSERT the rows (tuples in `columns` order); the number written."""
     names = ", ".join(columns)
-    cursor = _cursor(connection)
+    cursor = cursor_of(connection)
     count = 0
     try:
         if is_sqlite(connection):
             marks = ", ".join("?" for _ in columns)
             sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"
-            batch: list[Sequence[Any]] = []
-            for row in rows:
-                batch.append(row)
-                if len(batch) >= FETCH_ROWS:
-                    cursor.executemany(sql, batch)
-                    count += len(batch)
-                    batch = []
-            if batch:
-                cursor.executemany(sql, batch)
-                count += len(batch)
+            count = executemany_in_batches(cursor, sql, rows)
         else:
             with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                 for row in rows:
@@ -219,7 +228,7 @@ def update_rows(
     `columns`); with `upsert`, rows not there are inserted. The number of rows given."""
     if not rows:
         return 0
-    cursor = _cursor(connection)
+    cursor = cursor_of(connection)
     try:
         if is_sqlite(connection):
             if upsert:
@@ -270,7 +279,7 @@ def sqlite_cache(connection: Connection, mib: int) -> Iterator[None]:
     if not is_sqlite(connection) or mib <= 0:
         yield
         return
-    cursor = _cursor(connection)
+    cursor = cursor_of(connection)
     try:
         cursor.execute("PRAGMA cache_size")
         (before,) = cursor.fetchone()
@@ -284,7 +293,7 @@ def sqlite_cache(connection: Connection, mib: int) -> Iterator[None]:
 
 
 def execute(connection: Connection, sql: str) -> None:
-    cursor = _cursor(connection)
+    cursor = cursor_of(connection)
     try:
         cursor.execute(sql)
     finally:

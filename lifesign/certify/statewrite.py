@@ -31,12 +31,10 @@ from typing import Any
 from sqlalchemy import Connection, Index, Table
 from sqlalchemy.schema import CreateIndex, DropIndex
 
+from lifesign.certify import statedb
 from lifesign.store.database import is_sqlite
 
 __all__ = ["indexes_rebuilt", "insert", "rebuild_worthwhile", "secondary_indexes", "time_of_ref"]
-
-# Rows per sqlite3 executemany call (bounded memory of the batch being bound).
-ROWS_PER_BATCH = 100_000
 
 
 def time_of_ref(ref: str | None) -> str | None:
@@ -57,10 +55,6 @@ def _literal(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _cursor(connection: Connection) -> Any:
-    return connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-
-
 def insert(
     connection: Connection,
     table: Table,
@@ -78,7 +72,7 @@ def insert(
     times_of = dict(times_of or {})
     position = {name: index for index, name in enumerate(columns)}
     names = [*columns, *fixed, *times_of]
-    cursor = _cursor(connection)
+    cursor = statedb.cursor_of(connection)
     count = 0
     try:
         if is_sqlite(connection):
@@ -88,16 +82,7 @@ def insert(
                 *(f"substr(?{position[ref] + 1}, 1, 19) || '.000000'" for ref in times_of.values()),
             ]
             sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(values)})"
-            batch: list[Sequence[Any]] = []
-            for row in rows:
-                batch.append(row)
-                if len(batch) >= ROWS_PER_BATCH:
-                    cursor.executemany(sql, batch)
-                    count += len(batch)
-                    batch = []
-            if batch:
-                cursor.executemany(sql, batch)
-                count += len(batch)
+            count = statedb.executemany_in_batches(cursor, sql, rows)
         else:
             constants = tuple(fixed.values())
             refs = [position[ref] for ref in times_of.values()]
