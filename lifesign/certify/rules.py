@@ -43,6 +43,10 @@ class PassEngine:
     sqlite_cache_mib_incremental: int  # the incremental pass
     # a load of at least this % of a table's rows rebuilds its secondary indexes after it
     index_rebuild_percent: int = 100
+    # the scan's group-by per person as an array (DuckDB's perfect_ht_threshold, in bits), only
+    # for a part of at least this many records per person of the id range (rules.yaml: why)
+    perfect_hash_bits: int = 21
+    perfect_hash_records_per_person: int = 8
 
 
 @dataclass(frozen=True)
@@ -105,10 +109,13 @@ def _pass_engine(data: Any, path: Path) -> PassEngine:
         "sqlite_cache_mib",
         "sqlite_cache_mib_incremental",
         "index_rebuild_percent",
+        "perfect_hash_bits",
+        "perfect_hash_records_per_person",
     }:
         raise LifesignError(
             "pass_engine must be a mapping of threads, memory_limit_mib, sqlite_cache_mib, "
-            "sqlite_cache_mib_incremental and index_rebuild_percent",
+            "sqlite_cache_mib_incremental, index_rebuild_percent, perfect_hash_bits and "
+            "perfect_hash_records_per_person",
             f"found {data!r}",
             Location(file=str(path), key="pass_engine"),
         )
@@ -118,6 +125,10 @@ def _pass_engine(data: Any, path: Path) -> PassEngine:
         sqlite_cache_mib=_positive_int(data, "sqlite_cache_mib", path),
         sqlite_cache_mib_incremental=_positive_int(data, "sqlite_cache_mib_incremental", path),
         index_rebuild_percent=_positive_int(data, "index_rebuild_percent", path),
+        perfect_hash_bits=_positive_int(data, "perfect_hash_bits", path),
+        perfect_hash_records_per_person=_positive_int(
+            data, "perfect_hash_records_per_person", path, 1
+        ),
     )
 
 

@@ -30,13 +30,12 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import yaml
 
 from lifesign.catalog import Catalog
 from lifesign.certify.ledger import EvidenceRef
+from lifesign.certify.rules import rule_parameters
 
 SQL_DIR = Path(__file__).parent / "sql"
-SCAN_FILE = Path(__file__).parent / "data" / "scan.yaml"
 
 
 def _sql(name: str) -> str:
@@ -56,10 +55,6 @@ MERGE_SQL = _sql("merge.sql")
 FACTS_SQL = _sql("facts.sql")
 CERTIFIED_SQL = _sql("certified.sql")
 STATE_SQL = _sql("state.sql")
-# data/scan.yaml: stage 1's group-by as an array, and when (the file says why)
-_SCAN_PARAMETERS = yaml.safe_load(SCAN_FILE.read_text(encoding="utf-8"))
-PERFECT_HASH_BITS = int(_SCAN_PARAMETERS["perfect_hash_bits"])
-PERFECT_HASH_RECORDS_PER_PERSON = int(_SCAN_PARAMETERS["perfect_hash_records_per_person"])
 # every SQL file of the pass, by name (the portability test transpiles each)
 PASS_SQL = {path.name: path.read_text(encoding="utf-8") for path in sorted(SQL_DIR.glob("*.sql"))}
 
@@ -415,16 +410,18 @@ def _stage_one(connection: duckdb.DuckDBPyConnection, as_of: dt.date, parts: lis
         connection,
         "CREATE OR REPLACE TEMP TABLE firsts (person_id BIGINT, yr BIGINT, event_time TIMESTAMP)",
     )
+    engine = rule_parameters().engine
     # the person range, as the registry persons the pass concerns have it
     (persons,) = connection.execute(
         "SELECT coalesce(max(person_id) - min(person_id) + 1, 0) FROM anchors"
     ).fetchall()[0]
     for part in parts:
         # DuckDB's perfect hash group-by (an array indexed by the person): for summary.sql's
-        # one group per person over many records only (data/scan.yaml says why)
+        # one group per person over many records only (data/rules.yaml's pass_engine says why)
         (rows,) = connection.execute(f"SELECT count(*) FROM {part.relation}").fetchall()[0]
-        many = persons > 0 and rows >= PERFECT_HASH_RECORDS_PER_PERSON * persons
-        with _settings(connection, **({"perfect_ht_threshold": PERFECT_HASH_BITS} if many else {})):
+        many = persons > 0 and rows >= engine.perfect_hash_records_per_person * persons
+        hashing = {"perfect_ht_threshold": engine.perfect_hash_bits} if many else {}
+        with _settings(connection, **hashing):
             run(
                 connection,
                 "CREATE OR REPLACE TEMP TABLE part_times AS "
